@@ -1,0 +1,109 @@
+"""API for the platform: the current user, workspaces, members."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from clausebook import selectors, services
+from clausebook.access import WorkspaceAPIMixin
+from clausebook.models import Membership, Role, Workspace
+
+
+class UserOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    display_name = serializers.CharField()
+
+
+class WorkspaceOutput(serializers.ModelSerializer):
+    role = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Workspace
+        fields = ["slug", "name", "description", "created_at", "role"]
+
+    def get_role(self, workspace: Workspace) -> str:
+        roles = self.context.get("roles", {})
+        return Role(roles[workspace.pk]).name.lower() if workspace.pk in roles else ""
+
+
+class MeView(APIView):
+    @extend_schema(responses=UserOutput, summary="The signed-in user")
+    def get(self, request: Request) -> Response:
+        return Response(UserOutput(request.user).data)
+
+
+class WorkspaceListView(generics.ListAPIView):
+    serializer_class = WorkspaceOutput
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return Workspace.objects.for_user(self.request.user)
+
+    def get_serializer_context(self) -> dict:
+        context = super().get_serializer_context()
+        context["roles"] = dict(
+            Membership.objects.filter(user=self.request.user).values_list("workspace_id", "role")
+        )
+        return context
+
+
+class WorkspaceDetailView(WorkspaceAPIMixin, APIView):
+    @extend_schema(responses=WorkspaceOutput, summary="One workspace")
+    def get(self, request: Request, workspace: str) -> Response:
+        return Response(
+            WorkspaceOutput(
+                self.workspace, context={"roles": {self.workspace.pk: self.membership.role}}
+            ).data
+        )
+
+
+class MemberOutput(serializers.ModelSerializer):
+    user = UserOutput()
+    role = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Membership
+        fields = ["id", "user", "role", "created_at"]
+
+    def get_role(self, membership: Membership) -> str:
+        return Role(membership.role).name.lower()
+
+
+class MemberListView(WorkspaceAPIMixin, generics.ListAPIView):
+    serializer_class = MemberOutput
+    read_role = Role.VIEWER
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.members_of(self.workspace)
+
+
+class MemberRoleInput(serializers.Serializer):
+    role = serializers.ChoiceField(choices=[r.name.lower() for r in Role])
+
+
+class MemberDetailView(WorkspaceAPIMixin, APIView):
+    write_role = Role.ADMIN
+
+    @extend_schema(responses=MemberOutput, summary="One member")
+    def get(self, request: Request, workspace: str, membership_id: int) -> Response:
+        membership = get_object_or_404(selectors.members_of(self.workspace), pk=membership_id)
+        return Response(MemberOutput(membership).data)
+
+    @extend_schema(
+        request=MemberRoleInput, responses=MemberOutput, summary="Change a member's role (admin)"
+    )
+    def patch(self, request: Request, workspace: str, membership_id: int) -> Response:
+        membership = get_object_or_404(selectors.members_of(self.workspace), pk=membership_id)
+        data = MemberRoleInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        membership = services.membership_set_role(
+            membership=membership,
+            role=Role[data.validated_data["role"].upper()],
+            actor=request.user,
+        )
+        return Response(MemberOutput(membership).data)

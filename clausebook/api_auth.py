@@ -1,0 +1,42 @@
+"""Personal API tokens: ``Authorization: Bearer cb_...``."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+from rest_framework.request import Request
+
+from clausebook.models import ApiToken, User
+
+
+class ApiTokenAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request: Request) -> tuple[User, ApiToken] | None:
+        header = authentication.get_authorization_header(request).decode("latin-1")
+        if not header:
+            return None
+        parts = header.split()
+        if len(parts) != 2 or parts[0] not in {"Bearer", "Token"}:
+            return None
+        raw = parts[1]
+        if not raw.startswith(ApiToken.PREFIX):
+            raise exceptions.AuthenticationFailed("Malformed API token.")
+        token = (
+            ApiToken.objects.active()
+            .select_related("user")
+            .filter(token_hash=ApiToken.hash_token(raw))
+            .first()
+        )
+        if token is None or not token.user.is_active:
+            raise exceptions.AuthenticationFailed("Invalid or revoked API token.")
+        now = timezone.now()
+        # Writing last_used on every request would turn reads into writes; once a minute is enough.
+        if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        return token.user, token
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="api"'

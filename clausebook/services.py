@@ -1,0 +1,192 @@
+"""Writes for workspaces, memberships, invitations and API tokens.
+
+Each service is keyword-only, runs in one transaction and records an audit event.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from clausebook import audit
+from clausebook.models import ApiToken, Invitation, Membership, Role, User, Workspace
+
+INVITATION_TTL = timedelta(days=14)
+
+
+@transaction.atomic
+def workspace_create(
+    *, name: str, creator: User, slug: str = "", description: str = ""
+) -> Workspace:
+    """Create a workspace with ``creator`` as its admin."""
+    base = slugify(slug or name)[:50] or "workspace"
+    candidate, n = base, 1
+    while Workspace.objects.filter(slug=candidate).exists():
+        n += 1
+        candidate = f"{base}-{n}"
+    workspace = Workspace.objects.create(slug=candidate, name=name, description=description)
+    Membership.objects.create(workspace=workspace, user=creator, role=Role.ADMIN)
+    audit.record(
+        verb="workspace.create", actor=creator, workspace=workspace, target=workspace, summary=name
+    )
+    return workspace
+
+
+@transaction.atomic
+def membership_set_role(*, membership: Membership, role: int, actor: User) -> Membership:
+    """Change a member's role. The last admin of a workspace cannot be demoted."""
+    locked = Membership.objects.select_for_update().get(pk=membership.pk)
+    if locked.role == Role.ADMIN and role != Role.ADMIN:
+        # Lock every admin row so two concurrent demotions cannot both see "another admin left".
+        admins = list(
+            Membership.objects.select_for_update().filter(
+                workspace_id=locked.workspace_id, role=Role.ADMIN
+            )
+        )
+        if len(admins) <= 1:
+            raise ValidationError("A workspace needs at least one admin.")
+    before = locked.role
+    locked.role = Role(role)
+    locked.save(update_fields=["role"])
+    audit.record(
+        verb="membership.role",
+        actor=actor,
+        workspace=locked.workspace,
+        target=locked,
+        summary=f"{locked.user.email}: {Role(before).label} → {Role(role).label}",
+        data={"before": before, "after": int(role), "user": locked.user_id},
+    )
+    return locked
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership, actor: User) -> None:
+    locked = Membership.objects.select_for_update().get(pk=membership.pk)
+    if locked.role == Role.ADMIN:
+        admins = Membership.objects.select_for_update().filter(
+            workspace_id=locked.workspace_id, role=Role.ADMIN
+        )
+        if len(list(admins)) <= 1:
+            raise ValidationError("A workspace needs at least one admin.")
+    audit.record(
+        verb="membership.remove",
+        actor=actor,
+        workspace=locked.workspace,
+        target=locked,
+        summary=locked.user.email,
+        data={"user": locked.user_id, "role": locked.role},
+    )
+    locked.delete()
+
+
+def membership_ensure(
+    *, workspace: Workspace, user: User, role: int, actor: User | None
+) -> Membership:
+    """Give ``user`` at least ``role`` in ``workspace`` (never lowers an existing role)."""
+    membership, created = Membership.objects.get_or_create(
+        workspace=workspace, user=user, defaults={"role": role}
+    )
+    if created:
+        audit.record(
+            verb="membership.create",
+            actor=actor,
+            workspace=workspace,
+            target=membership,
+            summary=f"{user.email} as {Role(role).label}",
+        )
+    elif membership.role < role:
+        membership = membership_set_role(membership=membership, role=role, actor=actor or user)
+    return membership
+
+
+@transaction.atomic
+def invitation_create(
+    *, workspace: Workspace, email: str, role: int, invited_by: User
+) -> tuple[Invitation, str]:
+    """Invite ``email``; returns the invitation and the raw token for the link (shown/sent once).
+
+    A pending invitation for the same address is replaced, so resending is safe.
+    """
+    email = email.strip().lower()
+    if Membership.objects.filter(workspace=workspace, user__email__iexact=email).exists():
+        raise ValidationError(f"{email} is already a member of this workspace.")
+    Invitation.objects.filter(
+        workspace=workspace, email__iexact=email, accepted_at__isnull=True, revoked_at__isnull=True
+    ).update(revoked_at=timezone.now())
+    raw, token_hash = Invitation.new_token()
+    invitation = Invitation.objects.create(
+        workspace=workspace,
+        email=email,
+        role=role,
+        token_hash=token_hash,
+        invited_by=invited_by,
+        expires_at=timezone.now() + INVITATION_TTL,
+    )
+    audit.record(
+        verb="invitation.create",
+        actor=invited_by,
+        workspace=workspace,
+        target=invitation,
+        summary=f"{email} as {Role(role).label}",
+    )
+    from clausebook.tasks import send_invitation_email
+
+    send_invitation_email.delay_on_commit(invitation.pk, raw)
+    return invitation, raw
+
+
+@transaction.atomic
+def invitation_accept(*, raw_token: str, user: User) -> Membership:
+    """Turn a pending invitation into a membership. The invitee's email must match."""
+    invitation = (
+        Invitation.objects.select_for_update()
+        .select_related("workspace")
+        .filter(token_hash=Invitation.hash_token(raw_token))
+        .first()
+    )
+    if invitation is None or not invitation.is_pending:
+        raise ValidationError("This invitation is invalid, expired or already used.")
+    if invitation.email.lower() != user.email.lower():
+        raise PermissionDenied("This invitation was sent to another email address.")
+    membership = membership_ensure(
+        workspace=invitation.workspace, user=user, role=invitation.role, actor=user
+    )
+    invitation.accepted_at = timezone.now()
+    invitation.accepted_by = user
+    invitation.save(update_fields=["accepted_at", "accepted_by"])
+    audit.record(
+        verb="invitation.accept", actor=user, workspace=invitation.workspace, target=invitation
+    )
+    return membership
+
+
+@transaction.atomic
+def api_token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
+    """Create a personal API token; the raw secret is returned once and never stored."""
+    name = name.strip() or "API token"
+    for _ in range(3):
+        raw, token_hash = ApiToken.generate()
+        try:
+            with transaction.atomic():
+                token = ApiToken.objects.create(
+                    user=user, name=name[:80], token_hash=token_hash, hint=raw[:10]
+                )
+            break
+        except IntegrityError:  # pragma: no cover - a 256-bit collision
+            continue
+    audit.record(verb="api_token.create", actor=user, workspace=None, target=token, summary=name)
+    return token, raw
+
+
+@transaction.atomic
+def api_token_revoke(*, token: ApiToken, actor: User) -> None:
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        audit.record(
+            verb="api_token.revoke", actor=actor, workspace=None, target=token, summary=token.name
+        )

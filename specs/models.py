@@ -1,0 +1,266 @@
+"""Specs, their immutable published versions, clauses, examples, scenarios and amendments."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
+from django.db import models
+from django.utils import timezone
+
+from clausebook.models import Workspace
+
+
+class Authority(models.TextChoices):
+    ROOT = "root", "Root"
+    SYSTEM = "system", "System"
+    DEVELOPER = "developer", "Developer"
+    USER = "user", "User"
+    GUIDELINE = "guideline", "Guideline"
+
+
+class Spec(models.Model):
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="specs")
+    slug = models.SlugField(max_length=80)
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    is_public = models.BooleanField(default=False, help_text="Published versions readable without an account.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["workspace", "slug"], name="spec_slug_unique")]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class VersionStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    PUBLISHED = "published", "Published"
+    ARCHIVED = "archived", "Archived"
+
+
+class SpecVersionQuerySet(models.QuerySet["SpecVersion"]):
+    def published(self) -> SpecVersionQuerySet:
+        return self.filter(status=VersionStatus.PUBLISHED)
+
+
+class SpecVersion(models.Model):
+    """One version of a spec. Once published, the database refuses any change to it,
+    its clauses and its examples (see the triggers in the initial migration)."""
+
+    spec = models.ForeignKey(Spec, on_delete=models.CASCADE, related_name="versions")
+    label = models.CharField(max_length=60)
+    status = models.CharField(max_length=12, choices=VersionStatus.choices, default=VersionStatus.DRAFT)
+    dialect = models.CharField(max_length=20, default="model_spec")
+    preamble = models.TextField(blank=True)
+    source_sha256 = models.CharField(max_length=64, blank=True)
+    source_filename = models.CharField(max_length=255, blank=True)
+    warnings = models.JSONField(default=list, blank=True)
+    changelog = models.TextField(blank=True)
+    based_on = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    clause_count = models.PositiveIntegerField(default=0)
+    example_count = models.PositiveIntegerField(default=0)
+    scenario_count = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    objects = SpecVersionQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["spec", "label"], name="spec_version_label_unique"),
+            models.CheckConstraint(
+                condition=~models.Q(status="published") | models.Q(published_at__isnull=False),
+                name="spec_version_published_has_date",
+            ),
+        ]
+        ordering = ["spec_id", "label"]
+
+    def __str__(self) -> str:
+        return f"{self.spec.title} {self.label}"
+
+    @property
+    def is_published(self) -> bool:
+        return self.status == VersionStatus.PUBLISHED
+
+
+class Clause(models.Model):
+    """A section of a spec version. ``key`` identifies the same clause across versions."""
+
+    version = models.ForeignKey(SpecVersion, on_delete=models.CASCADE, related_name="clauses")
+    key = models.CharField(max_length=120)
+    title = models.CharField(max_length=300)
+    level = models.PositiveSmallIntegerField()
+    parent = models.ForeignKey("self", on_delete=models.CASCADE, null=True, blank=True, related_name="children")
+    position = models.PositiveIntegerField()
+    authority = models.CharField(max_length=12, choices=Authority.choices, blank=True)
+    authority_source = models.CharField(max_length=12, blank=True)
+    tags = ArrayField(models.CharField(max_length=40), default=list, blank=True)
+    body = models.TextField(blank=True)
+    references = ArrayField(models.CharField(max_length=120), default=list, blank=True)
+    footnotes = ArrayField(models.CharField(max_length=20), default=list, blank=True)
+    source_line = models.PositiveIntegerField(default=0)
+    search_vector = SearchVectorField(null=True, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["version", "key"], name="clause_key_unique"),
+            models.UniqueConstraint(fields=["version", "position"], name="clause_position_unique"),
+        ]
+        indexes = [GinIndex(fields=["search_vector"], name="clause_search")]
+        ordering = ["version_id", "position"]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.version.label})"
+
+
+class ClauseAlias(models.Model):
+    """An editor's decision on a probable rename between versions of a spec."""
+
+    class Status(models.TextChoices):
+        CONFIRMED = "confirmed", "Confirmed"
+        REJECTED = "rejected", "Rejected"
+
+    spec = models.ForeignKey(Spec, on_delete=models.CASCADE, related_name="aliases")
+    old_key = models.CharField(max_length=120)
+    new_key = models.CharField(max_length=120)
+    status = models.CharField(max_length=10, choices=Status.choices)
+    similarity = models.FloatField(default=0)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    decided_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["spec", "old_key", "new_key"], name="clause_alias_unique"),
+            models.UniqueConstraint(
+                fields=["spec", "old_key"], condition=models.Q(status="confirmed"), name="clause_alias_one_target"
+            ),
+        ]
+
+
+class ExampleOrigin(models.TextChoices):
+    SPEC = "spec", "Spec source"
+    GOLD = "gold", "Gold case"
+
+
+class Example(models.Model):
+    """A worked example: a conversation with graded candidate responses.
+
+    ``turns`` is a list of ``{"message": {...}}`` or ``{"comparison": [candidates]}``;
+    each candidate has content, grade (good/bad/ok), reason and the clause key it cites.
+    """
+
+    clause = models.ForeignKey(Clause, on_delete=models.CASCADE, related_name="examples")
+    position = models.PositiveIntegerField()
+    title = models.TextField()
+    turns = models.JSONField(default=list)
+    body_offset = models.PositiveIntegerField(default=0)
+    fingerprint = models.CharField(max_length=64)
+    origin = models.CharField(max_length=8, choices=ExampleOrigin.choices, default=ExampleOrigin.SPEC)
+    gold_example = models.ForeignKey(
+        "reviews.GoldExample", on_delete=models.SET_NULL, null=True, blank=True, related_name="spec_examples"
+    )
+    source_line = models.PositiveIntegerField(default=0)
+    search_vector = SearchVectorField(null=True, editable=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["clause", "position"], name="example_position_unique")]
+        indexes = [GinIndex(fields=["search_vector"], name="example_search")]
+        ordering = ["clause_id", "position"]
+
+
+class Scenario(models.Model):
+    """A conversation prefix to run a model on: a spec's eval prompt or a prompt-only import."""
+
+    class Source(models.TextChoices):
+        SPEC_EVAL = "spec_eval", "Spec eval prompt"
+        IMPORT = "import", "Imported prompt"
+        TRANSCRIPT = "transcript", "Truncated transcript"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="scenarios")
+    clause = models.ForeignKey(Clause, on_delete=models.CASCADE, null=True, blank=True, related_name="scenarios")
+    source = models.CharField(max_length=12, choices=Source.choices)
+    footnote_id = models.CharField(max_length=20, blank=True)
+    position = models.PositiveIntegerField(default=0)
+    title = models.TextField(blank=True)
+    messages = models.JSONField(default=list)
+    content_hash = models.CharField(max_length=64)
+    external_id = models.CharField(max_length=200, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    origin_transcript = models.ForeignKey(
+        "reviews.Transcript", on_delete=models.SET_NULL, null=True, blank=True, related_name="derived_scenarios"
+    )
+    import_run = models.ForeignKey(
+        "reviews.TranscriptImport", on_delete=models.SET_NULL, null=True, blank=True, related_name="scenarios"
+    )
+    flagged = models.BooleanField(default=False, help_text="Queued for a model re-run.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clause", "footnote_id", "position"],
+                condition=models.Q(clause__isnull=False),
+                name="scenario_eval_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["workspace", "content_hash"],
+                condition=models.Q(clause__isnull=True),
+                name="scenario_content_unique",
+            ),
+        ]
+
+
+class AmendmentState(models.TextChoices):
+    OPEN = "open", "Open"
+    APPROVED = "approved", "Approved"
+    MERGED = "merged", "Merged"
+    REJECTED = "rejected", "Rejected"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+class Amendment(models.Model):
+    """A proposed set of clause changes against a base version."""
+
+    spec = models.ForeignKey(Spec, on_delete=models.CASCADE, related_name="amendments")
+    base_version = models.ForeignKey(SpecVersion, on_delete=models.PROTECT, related_name="amendments")
+    merged_into = models.ForeignKey(
+        SpecVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="merged_amendments"
+    )
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    state = models.CharField(max_length=10, choices=AmendmentState.choices, default=AmendmentState.OPEN)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    revision = models.PositiveIntegerField(default=1, help_text="Optimistic lock: bumped on every change.")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+
+class AmendmentChange(models.Model):
+    class Kind(models.TextChoices):
+        ADD_CLAUSE = "add_clause", "Add clause"
+        CHANGE_CLAUSE = "change_clause", "Change clause"
+        REMOVE_CLAUSE = "remove_clause", "Remove clause"
+        ADD_EXAMPLE = "add_example", "Add example"
+        REMOVE_EXAMPLE = "remove_example", "Remove example"
+
+    amendment = models.ForeignKey(Amendment, on_delete=models.CASCADE, related_name="changes")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    clause_key = models.CharField(max_length=120)
+    payload = models.JSONField(default=dict, blank=True)
+    position = models.PositiveIntegerField(default=0)
+
+
+class AmendmentApproval(models.Model):
+    amendment = models.ForeignKey(Amendment, on_delete=models.CASCADE, related_name="approvals")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["amendment", "user"], name="amendment_approval_unique")]

@@ -1,0 +1,153 @@
+"""Shared fixtures: personas, a real Celery worker, and Chromium for Playwright."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.personas import Personas, make_personas
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+
+
+@pytest.fixture
+def personas(db: None) -> Personas:
+    return make_personas()
+
+
+# --- Browser -------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def browser_type_launch_args() -> dict:
+    if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)):
+        # A missing browser is a failure, never a skip: CI must not pass without browser tests.
+        pytest.fail(
+            f"Chromium not found at {CHROMIUM}; install Debian's chromium or set CHROMIUM_PATH"
+        )
+    return {
+        "executable_path": CHROMIUM,
+        "args": [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+        ],
+    }
+
+
+@pytest.fixture(scope="session")
+def browser_context_args() -> dict:
+    return {"viewport": {"width": 1360, "height": 860}}
+
+
+@pytest.fixture
+def screenshot(page):  # type: ignore[no-untyped-def]
+    """Save a screenshot for the user guide: ``screenshot("spec-clause")``."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    def take(name: str, full_page: bool = False) -> Path:
+        path = SCREENSHOTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=full_page)
+        return path
+
+    return take
+
+
+@pytest.fixture(autouse=True)
+def _allow_async_unsafe_for_browser(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("browser"):
+        # Playwright runs an event loop in this thread; Django refuses ORM calls there otherwise.
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+
+# --- Celery worker -----------------------------------------------------------------------
+@pytest.fixture
+def celery_worker(transactional_db: None, settings) -> Iterator[subprocess.Popen]:  # type: ignore[no-untyped-def]
+    """A real ``celery worker`` process on the test database and the configured broker."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    host = db["HOST"] or ""
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    if host.startswith("/"):
+        url = f"postgres://{auth}@/{db['NAME']}?host={host}"
+    else:
+        url = f"postgres://{auth}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "DEBUG": "true",
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+    }
+    from clausebook.celery import app
+
+    app.control.purge()
+    log = open(ROOT / "var" / "test-worker.log", "w")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "clausebook",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--concurrency",
+            "1",
+            "--pool",
+            "prefork",
+            "--without-heartbeat",
+            "--without-mingle",
+            "--without-gossip",
+            "--hostname",
+            f"test-{os.getpid()}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        if process.poll() is not None:
+            log.close()
+            pytest.fail(
+                "The Celery worker exited at start:\n"
+                + (ROOT / "var" / "test-worker.log").read_text()
+            )
+        if "ready." in (ROOT / "var" / "test-worker.log").read_text():
+            break
+    else:
+        process.kill()
+        pytest.fail("The Celery worker did not become ready within 30 s")
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
+def wait_for(predicate, timeout: float = 30.0, interval: float = 0.2):  # type: ignore[no-untyped-def]
+    """Poll ``predicate`` until it returns a truthy value or the timeout passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")

@@ -1,0 +1,21 @@
+"""Test settings: the real settings, with fast hashing and in-memory email."""
+
+import os
+
+os.environ.setdefault("DEBUG", "true")
+# The test run and the worker it starts share a broker folder of their own, apart from the demo's.
+os.environ.setdefault(
+    "CLAUSEBOOK_BROKER_DIR",
+    os.path.join(os.path.dirname(os.path.dirname(__file__)), "var", "test-broker"),
+)
+
+from clausebook.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # noqa: S105 - tests only
+MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    "DEFAULT_THROTTLE_RATES": {"writes": "100000/min", "anon": "100000/min"},
+}  # noqa: F405
