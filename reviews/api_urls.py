@@ -1,1 +1,4 @@
-urlpatterns: list = []
+from reviews.api.campaigns import urlpatterns as campaign_urls
+from reviews.api.transcripts import urlpatterns as transcript_urls
+
+urlpatterns = [*transcript_urls, *campaign_urls]

@@ -25,15 +25,21 @@ class TranscriptImport(models.Model):
         ALL_OR_NOTHING = "all_or_nothing", "All or nothing"
         VALID_ROWS = "valid_rows", "Import valid rows, report the rest"
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="transcript_imports")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="transcript_imports"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.ALL_OR_NOTHING)
     format = models.CharField(max_length=30, blank=True)
     filename = models.CharField(max_length=255, blank=True)
     stored_path = models.CharField(max_length=500, blank=True)
     size_bytes = models.BigIntegerField(default=0)
-    source = models.CharField(max_length=120, blank=True, help_text="Where the transcripts came from.")
+    source = models.CharField(
+        max_length=120, blank=True, help_text="Where the transcripts came from."
+    )
     tags = ArrayField(models.CharField(max_length=60), default=list, blank=True)
     id_prefix = models.CharField(max_length=60, blank=True)
     idempotency_key = models.CharField(max_length=128, blank=True)
@@ -44,7 +50,9 @@ class TranscriptImport(models.Model):
     rejected_count = models.PositiveIntegerField(default=0)
     skipped_count = models.PositiveIntegerField(default=0)
     scenario_count = models.PositiveIntegerField(default=0)
-    errors = models.JSONField(default=list, blank=True, help_text="First rejected rows: line, field, message.")
+    errors = models.JSONField(
+        default=list, blank=True, help_text="First rejected rows: line, field, message."
+    )
     error_message = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -87,12 +95,22 @@ class Transcript(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     tags = ArrayField(models.CharField(max_length=60), default=list, blank=True)
     import_run = models.ForeignKey(
-        TranscriptImport, on_delete=models.SET_NULL, null=True, blank=True, related_name="transcripts"
+        TranscriptImport,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="transcripts",
     )
-    pair_key = models.CharField(max_length=120, blank=True, help_text="Links a chosen/rejected pair.")
+    pair_key = models.CharField(
+        max_length=120, blank=True, help_text="Links a chosen/rejected pair."
+    )
     variant = models.CharField(max_length=20, blank=True)
     origin_scenario = models.ForeignKey(
-        "specs.Scenario", on_delete=models.SET_NULL, null=True, blank=True, related_name="transcripts"
+        "specs.Scenario",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="transcripts",
     )
     origin_transcript = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="reruns"
@@ -103,7 +121,9 @@ class Transcript(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["workspace", "content_hash"], name="transcript_content_unique"),
+            models.UniqueConstraint(
+                fields=["workspace", "content_hash"], name="transcript_content_unique"
+            ),
             models.UniqueConstraint(
                 fields=["workspace", "external_id"],
                 condition=~models.Q(external_id=""),
@@ -130,8 +150,12 @@ class Campaign(models.Model):
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="campaigns")
     title = models.CharField(max_length=200)
-    spec_version = models.ForeignKey("specs.SpecVersion", on_delete=models.PROTECT, related_name="campaigns")
-    clauses = models.ManyToManyField("specs.Clause", through="CampaignClause", related_name="campaigns")
+    spec_version = models.ForeignKey(
+        "specs.SpecVersion", on_delete=models.PROTECT, related_name="campaigns"
+    )
+    clauses = models.ManyToManyField(
+        "specs.Clause", through="CampaignClause", related_name="campaigns"
+    )
     scope_description = models.CharField(max_length=300, blank=True)
     reviewers_per_item = models.PositiveSmallIntegerField(default=2)
     blind = models.BooleanField(default=True)
@@ -139,7 +163,9 @@ class Campaign(models.Model):
     verdict_scale = models.JSONField(default=list)
     severity_scale = models.JSONField(default=list)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
     item_count = models.PositiveIntegerField(default=0)
 
@@ -156,22 +182,30 @@ class Campaign(models.Model):
 
 
 class CampaignClause(models.Model):
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="campaign_clauses")
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="campaign_clauses"
+    )
     clause = models.ForeignKey("specs.Clause", on_delete=models.PROTECT, related_name="+")
     position = models.PositiveIntegerField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["campaign", "clause"], name="campaign_clause_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "clause"], name="campaign_clause_unique")
+        ]
         ordering = ["campaign_id", "position"]
 
 
 class CampaignReviewer(models.Model):
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="reviewers")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="campaign_seats")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="campaign_seats"
+    )
     added_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["campaign", "user"], name="campaign_reviewer_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "user"], name="campaign_reviewer_unique")
+        ]
 
 
 class ItemState(models.TextChoices):
@@ -195,12 +229,18 @@ class Item(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["campaign", "transcript"], name="item_transcript_unique"),
-            models.CheckConstraint(condition=models.Q(open_slots__gte=0), name="item_open_slots_nonnegative"),
+            models.UniqueConstraint(
+                fields=["campaign", "transcript"], name="item_transcript_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(open_slots__gte=0), name="item_open_slots_nonnegative"
+            ),
         ]
         indexes = [
             models.Index(
-                fields=["campaign", "position"], condition=models.Q(open_slots__gt=0), name="item_claimable"
+                fields=["campaign", "position"],
+                condition=models.Q(open_slots__gt=0),
+                name="item_claimable",
             ),
         ]
 
@@ -212,14 +252,18 @@ class Assignment(models.Model):
         SKIPPED = "skipped", "Skipped"
 
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="assignments")
-    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments"
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     skip_reason = models.CharField(max_length=300, blank=True)
     claimed_at = models.DateTimeField(default=timezone.now)
     submitted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["item", "reviewer"], name="assignment_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "reviewer"], name="assignment_unique")
+        ]
         indexes = [models.Index(fields=["reviewer", "status"], name="assignment_queue")]
 
 
@@ -231,7 +275,9 @@ class Label(models.Model):
         SUBMITTED = "submitted", "Submitted"
 
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="labels")
-    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="labels")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="labels"
+    )
     clause = models.ForeignKey("specs.Clause", on_delete=models.PROTECT, related_name="labels")
     assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="labels")
     verdict = models.CharField(max_length=40, blank=True)
@@ -239,12 +285,16 @@ class Label(models.Model):
     rationale = models.TextField(blank=True)
     spans = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
-    revision = models.PositiveIntegerField(default=1, help_text="Optimistic lock: bumped on every save.")
+    revision = models.PositiveIntegerField(
+        default=1, help_text="Optimistic lock: bumped on every save."
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["item", "reviewer", "clause"], name="label_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "reviewer", "clause"], name="label_unique")
+        ]
         indexes = [models.Index(fields=["clause", "status"], name="label_clause")]
 
 
@@ -252,13 +302,19 @@ class Comment(models.Model):
     """Discussion on a disputed item or an amendment. Markdown, rendered sanitized."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="comments")
-    item = models.ForeignKey(Item, on_delete=models.CASCADE, null=True, blank=True, related_name="comments")
+    item = models.ForeignKey(
+        Item, on_delete=models.CASCADE, null=True, blank=True, related_name="comments"
+    )
     amendment = models.ForeignKey(
         "specs.Amendment", on_delete=models.CASCADE, null=True, blank=True, related_name="comments"
     )
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
     body = models.TextField()
-    mentions = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="mentioned_in")
+    mentions = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="mentioned_in"
+    )
     revision = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(default=timezone.now)
     edited_at = models.DateTimeField(null=True, blank=True)
@@ -276,18 +332,24 @@ class Adjudication(models.Model):
     """The settled (gold) verdict for an item and clause."""
 
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="adjudications")
-    clause = models.ForeignKey("specs.Clause", on_delete=models.PROTECT, related_name="adjudications")
+    clause = models.ForeignKey(
+        "specs.Clause", on_delete=models.PROTECT, related_name="adjudications"
+    )
     verdict = models.CharField(max_length=40)
     severity = models.CharField(max_length=40, blank=True)
     rationale = models.TextField()
-    adjudicator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    adjudicator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
     resolved_labels = models.ManyToManyField(Label, blank=True, related_name="adjudications")
     revision = models.PositiveIntegerField(default=1)
     finalized = models.BooleanField(default=False)
     decided_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["item", "clause"], name="adjudication_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "clause"], name="adjudication_unique")
+        ]
 
 
 class GoldExample(models.Model):
@@ -295,8 +357,12 @@ class GoldExample(models.Model):
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="gold_examples")
     adjudication = models.OneToOneField(Adjudication, on_delete=models.PROTECT, related_name="gold")
-    transcript = models.ForeignKey(Transcript, on_delete=models.PROTECT, related_name="gold_examples")
-    clause = models.ForeignKey("specs.Clause", on_delete=models.PROTECT, related_name="gold_examples")
+    transcript = models.ForeignKey(
+        Transcript, on_delete=models.PROTECT, related_name="gold_examples"
+    )
+    clause = models.ForeignKey(
+        "specs.Clause", on_delete=models.PROTECT, related_name="gold_examples"
+    )
     verdict = models.CharField(max_length=40)
     rationale = models.TextField()
     labels_snapshot = models.JSONField(default=list)
@@ -306,7 +372,9 @@ class GoldExample(models.Model):
 class ModelEndpoint(models.Model):
     """An OpenAI-compatible chat completions endpoint. The secret is write-only."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="model_endpoints")
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="model_endpoints"
+    )
     name = models.CharField(max_length=120)
     base_url = models.URLField(max_length=500)
     model = models.CharField(max_length=120)
@@ -317,7 +385,9 @@ class ModelEndpoint(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["workspace", "name"], name="model_endpoint_name_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "name"], name="model_endpoint_name_unique")
+        ]
 
 
 class RerunJob(models.Model):
@@ -329,7 +399,9 @@ class RerunJob(models.Model):
         CANCELLED = "cancelled", "Cancelled"
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="rerun_jobs")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
     scenarios = models.ManyToManyField("specs.Scenario", related_name="rerun_jobs")
     endpoints = models.ManyToManyField(ModelEndpoint, related_name="rerun_jobs")
     samples = models.PositiveSmallIntegerField(default=1)
@@ -360,7 +432,9 @@ class ModelRun(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
-    transcript = models.ForeignKey(Transcript, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    transcript = models.ForeignKey(
+        Transcript, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -368,11 +442,15 @@ class ModelRun(models.Model):
 class PublicReport(models.Model):
     """A report from outside about the published spec; it feeds the review queue."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="public_reports")
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="public_reports"
+    )
     spec = models.ForeignKey("specs.Spec", on_delete=models.CASCADE, related_name="public_reports")
     clause_key = models.CharField(max_length=120, blank=True)
     body = models.TextField()
     contact_email = models.EmailField(blank=True)
-    transcript = models.ForeignKey(Transcript, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    transcript = models.ForeignKey(
+        Transcript, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     triaged = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)

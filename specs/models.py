@@ -25,11 +25,15 @@ class Spec(models.Model):
     slug = models.SlugField(max_length=80)
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
-    is_public = models.BooleanField(default=False, help_text="Published versions readable without an account.")
+    is_public = models.BooleanField(
+        default=False, help_text="Published versions readable without an account."
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["workspace", "slug"], name="spec_slug_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "slug"], name="spec_slug_unique")
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -52,18 +56,24 @@ class SpecVersion(models.Model):
 
     spec = models.ForeignKey(Spec, on_delete=models.CASCADE, related_name="versions")
     label = models.CharField(max_length=60)
-    status = models.CharField(max_length=12, choices=VersionStatus.choices, default=VersionStatus.DRAFT)
+    status = models.CharField(
+        max_length=12, choices=VersionStatus.choices, default=VersionStatus.DRAFT
+    )
     dialect = models.CharField(max_length=20, default="model_spec")
     preamble = models.TextField(blank=True)
     source_sha256 = models.CharField(max_length=64, blank=True)
     source_filename = models.CharField(max_length=255, blank=True)
     warnings = models.JSONField(default=list, blank=True)
     changelog = models.TextField(blank=True)
-    based_on = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    based_on = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     clause_count = models.PositiveIntegerField(default=0)
     example_count = models.PositiveIntegerField(default=0)
     scenario_count = models.PositiveIntegerField(default=0)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
     published_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -97,7 +107,9 @@ class Clause(models.Model):
     key = models.CharField(max_length=120)
     title = models.CharField(max_length=300)
     level = models.PositiveSmallIntegerField()
-    parent = models.ForeignKey("self", on_delete=models.CASCADE, null=True, blank=True, related_name="children")
+    parent = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="children"
+    )
     position = models.PositiveIntegerField()
     authority = models.CharField(max_length=12, choices=Authority.choices, blank=True)
     authority_source = models.CharField(max_length=12, blank=True)
@@ -132,14 +144,20 @@ class ClauseAlias(models.Model):
     new_key = models.CharField(max_length=120)
     status = models.CharField(max_length=10, choices=Status.choices)
     similarity = models.FloatField(default=0)
-    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
     decided_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["spec", "old_key", "new_key"], name="clause_alias_unique"),
             models.UniqueConstraint(
-                fields=["spec", "old_key"], condition=models.Q(status="confirmed"), name="clause_alias_one_target"
+                fields=["spec", "old_key", "new_key"], name="clause_alias_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["spec", "old_key"],
+                condition=models.Q(status="confirmed"),
+                name="clause_alias_one_target",
             ),
         ]
 
@@ -160,17 +178,30 @@ class Example(models.Model):
     position = models.PositiveIntegerField()
     title = models.TextField()
     turns = models.JSONField(default=list)
+    between_turns = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Elision lines such as '[...]' keyed by the turn they precede.",
+    )
     body_offset = models.PositiveIntegerField(default=0)
     fingerprint = models.CharField(max_length=64)
-    origin = models.CharField(max_length=8, choices=ExampleOrigin.choices, default=ExampleOrigin.SPEC)
+    origin = models.CharField(
+        max_length=8, choices=ExampleOrigin.choices, default=ExampleOrigin.SPEC
+    )
     gold_example = models.ForeignKey(
-        "reviews.GoldExample", on_delete=models.SET_NULL, null=True, blank=True, related_name="spec_examples"
+        "reviews.GoldExample",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="spec_examples",
     )
     source_line = models.PositiveIntegerField(default=0)
     search_vector = SearchVectorField(null=True, editable=False)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["clause", "position"], name="example_position_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["clause", "position"], name="example_position_unique")
+        ]
         indexes = [GinIndex(fields=["search_vector"], name="example_search")]
         ordering = ["clause_id", "position"]
 
@@ -184,7 +215,9 @@ class Scenario(models.Model):
         TRANSCRIPT = "transcript", "Truncated transcript"
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="scenarios")
-    clause = models.ForeignKey(Clause, on_delete=models.CASCADE, null=True, blank=True, related_name="scenarios")
+    clause = models.ForeignKey(
+        Clause, on_delete=models.CASCADE, null=True, blank=True, related_name="scenarios"
+    )
     source = models.CharField(max_length=12, choices=Source.choices)
     footnote_id = models.CharField(max_length=20, blank=True)
     position = models.PositiveIntegerField(default=0)
@@ -194,10 +227,18 @@ class Scenario(models.Model):
     external_id = models.CharField(max_length=200, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     origin_transcript = models.ForeignKey(
-        "reviews.Transcript", on_delete=models.SET_NULL, null=True, blank=True, related_name="derived_scenarios"
+        "reviews.Transcript",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="derived_scenarios",
     )
     import_run = models.ForeignKey(
-        "reviews.TranscriptImport", on_delete=models.SET_NULL, null=True, blank=True, related_name="scenarios"
+        "reviews.TranscriptImport",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="scenarios",
     )
     flagged = models.BooleanField(default=False, help_text="Queued for a model re-run.")
     created_at = models.DateTimeField(default=timezone.now)
@@ -229,15 +270,27 @@ class Amendment(models.Model):
     """A proposed set of clause changes against a base version."""
 
     spec = models.ForeignKey(Spec, on_delete=models.CASCADE, related_name="amendments")
-    base_version = models.ForeignKey(SpecVersion, on_delete=models.PROTECT, related_name="amendments")
+    base_version = models.ForeignKey(
+        SpecVersion, on_delete=models.PROTECT, related_name="amendments"
+    )
     merged_into = models.ForeignKey(
-        SpecVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="merged_amendments"
+        SpecVersion,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="merged_amendments",
     )
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
-    state = models.CharField(max_length=10, choices=AmendmentState.choices, default=AmendmentState.OPEN)
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
-    revision = models.PositiveIntegerField(default=1, help_text="Optimistic lock: bumped on every change.")
+    state = models.CharField(
+        max_length=10, choices=AmendmentState.choices, default=AmendmentState.OPEN
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    revision = models.PositiveIntegerField(
+        default=1, help_text="Optimistic lock: bumped on every change."
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -263,4 +316,6 @@ class AmendmentApproval(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["amendment", "user"], name="amendment_approval_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["amendment", "user"], name="amendment_approval_unique")
+        ]

@@ -1,1 +1,2 @@
+app_name = "specs"
 urlpatterns: list = []

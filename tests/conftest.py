@@ -16,6 +16,7 @@ from tests.personas import Personas, make_personas
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 SCREENSHOTS = ROOT / "docs" / "screenshots"
+WORKER_LOG = ROOT / "var" / f"test-worker-{os.getpid()}.log"
 
 
 @pytest.fixture
@@ -92,8 +93,10 @@ def celery_worker(transactional_db: None, settings) -> Iterator[subprocess.Popen
     }
     from clausebook.celery import app
 
+    WORKER_LOG.parent.mkdir(parents=True, exist_ok=True)
+
     app.control.purge()
-    log = open(ROOT / "var" / "test-worker.log", "w")  # noqa: SIM115 - closed below
+    log = open(WORKER_LOG, "w")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
         [
             sys.executable,
@@ -126,9 +129,9 @@ def celery_worker(transactional_db: None, settings) -> Iterator[subprocess.Popen
             log.close()
             pytest.fail(
                 "The Celery worker exited at start:\n"
-                + (ROOT / "var" / "test-worker.log").read_text()
+                + (WORKER_LOG).read_text()
             )
-        if "ready." in (ROOT / "var" / "test-worker.log").read_text():
+        if "ready." in (WORKER_LOG).read_text():
             break
     else:
         process.kill()

@@ -19,3 +19,7 @@ REST_FRAMEWORK = {
     **REST_FRAMEWORK,
     "DEFAULT_THROTTLE_RATES": {"writes": "100000/min", "anon": "100000/min"},
 }  # noqa: F405
+
+# Several test runs may share one PostgreSQL server (the embedded one, or CI's); each names its
+# own test database so they never drop each other's.
+DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DB_NAME", "test_clausebook")}  # noqa: F405

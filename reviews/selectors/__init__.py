@@ -1,4 +1,4 @@
-"""Composed reads over transcripts, campaigns and labels."""
+"""Composed reads for the reviews app; the submodules hold the details."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from reviews.models import Assignment, Campaign, Transcript
 def dashboard_summary(workspace: Workspace, user: User) -> dict[str, Any]:
     return {
         "transcripts": Transcript.objects.filter(workspace=workspace).count(),
-        "campaigns": list(Campaign.objects.filter(workspace=workspace, status=Campaign.Status.ACTIVE)[:10]),
+        "campaigns": list(
+            Campaign.objects.filter(workspace=workspace, status=Campaign.Status.ACTIVE)[:10]
+        ),
         "my_open": Assignment.objects.filter(
             reviewer=user, item__campaign__workspace=workspace, status=Assignment.Status.ACTIVE
         ).count(),

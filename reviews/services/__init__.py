@@ -1,0 +1,1 @@
+"""Writes for transcripts, imports, campaigns and labels: see the submodules."""
