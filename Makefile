@@ -26,7 +26,9 @@ $(STAMP): pyproject.toml
 	@echo "Creating $(VENV) with $$($(PYTHON) --version)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade "pip>=25.1"
-	@$(PY) -m pip install --quiet --disable-pip-version-check -e . --group dev
+	@# The project runs from its checkout, so only its pinned dependencies are installed.
+	@$(PY) -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > $(VENV)/requirements.txt
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r $(VENV)/requirements.txt --group dev
 	@touch $(STAMP)
 
 install: $(STAMP)
