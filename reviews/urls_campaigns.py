@@ -1,1 +1,19 @@
-urlpatterns: list = []
+"""Campaign, queue and labeling routes (HTML), under ``/w/<workspace>/``."""
+
+from django.urls import path
+
+from reviews.views import campaigns as views
+
+_item = "campaigns/<int:campaign_id>/items/<int:item_id>/"
+
+urlpatterns = [
+    path("campaigns/", views.campaign_list, name="campaign-list"),
+    path("campaigns/new/", views.campaign_create, name="campaign-create"),
+    path("campaigns/<int:campaign_id>/", views.campaign_detail, name="campaign-detail"),
+    path("campaigns/<int:campaign_id>/claim/", views.claim_next, name="claim-next"),
+    path("queue/", views.queue, name="queue"),
+    path(_item, views.label_item, name="label-item"),
+    path(_item + "labels/", views.label_save_view, name="label-save"),
+    path(_item + "submit/", views.submit, name="assignment-submit"),
+    path(_item + "skip/", views.skip, name="assignment-skip"),
+]

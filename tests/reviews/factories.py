@@ -1,0 +1,153 @@
+"""Shared builders for reviews tests: transcripts, published spec versions, campaigns.
+
+Plain functions over the ORM (no factory-boy subclasses): the data model has database triggers
+on published versions, so clauses are created while the version is a draft and only then is the
+version published.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from itertools import count
+from typing import Any
+
+from django.utils import timezone
+
+from clausebook.models import User, Workspace
+from reviews.models import Campaign, Transcript
+from specs.models import Authority, Clause, Example, Spec, SpecVersion, VersionStatus
+
+_seq = count(1)
+
+
+def make_transcript(
+    workspace: Workspace,
+    *,
+    messages: list[dict[str, Any]] | None = None,
+    message_count: int = 2,
+    external_id: str | None = None,
+    tags: Sequence[str] = (),
+) -> Transcript:
+    """One transcript; ``message_count`` alternating user/assistant turns unless given."""
+    n = next(_seq)
+    if messages is None:
+        messages = [
+            {
+                "role": "user" if i % 2 == 0 else "assistant",
+                "content": f"Message {i} of transcript {n}: how do I bake **bread**?",
+            }
+            for i in range(message_count)
+        ]
+    digest = hashlib.sha256(json.dumps([n, messages]).encode()).hexdigest()
+    return Transcript.objects.create(
+        workspace=workspace,
+        messages=messages,
+        message_count=len(messages),
+        content_hash=digest,
+        external_id=external_id if external_id is not None else f"t-{n}",
+        tags=list(tags),
+        source="tests",
+    )
+
+
+def make_published_version(
+    workspace: Workspace,
+    *,
+    clause_count: int = 3,
+    keys: Sequence[str] | None = None,
+    examples_per_clause: int = 1,
+    label: str | None = None,
+) -> SpecVersion:
+    """A published spec version whose clauses are ``keys`` (or ``clause_1``…``clause_N``).
+
+    The first clause is the root of the others (level 1, the rest level 2 under it), so a
+    "subtree" scope can be tested.
+    """
+    n = next(_seq)
+    spec, _ = Spec.objects.get_or_create(
+        workspace=workspace, slug="model-spec", defaults={"title": "Model Spec"}
+    )
+    version = SpecVersion.objects.create(spec=spec, label=label or f"2025-12-{n:02d}")
+    keys = list(keys) if keys is not None else [f"clause_{i + 1}" for i in range(clause_count)]
+    authorities = [Authority.ROOT, Authority.SYSTEM, Authority.DEVELOPER, Authority.USER]
+    parent = None
+    clauses = []
+    for position, key in enumerate(keys):
+        clause = Clause.objects.create(
+            version=version,
+            key=key,
+            title=key.replace("_", " ").capitalize(),
+            level=1 if position == 0 else 2,
+            parent=parent if position else None,
+            position=position,
+            authority=authorities[position % len(authorities)],
+            body=f"The assistant should **{key.replace('_', ' ')}**.",
+        )
+        if position == 0:
+            parent = clause
+        clauses.append(clause)
+    examples = [
+        Example(
+            clause=clause,
+            position=i,
+            title=f"Example {i + 1} for {clause.key}",
+            turns=[
+                {"message": {"role": "user", "content": "Tell me something."}},
+                {
+                    "comparison": [
+                        {"content": "Sure.", "grade": "good", "reason": "Helpful."},
+                        {"content": "No.", "grade": "bad", "reason": "Unhelpful."},
+                    ]
+                },
+            ],
+            fingerprint=f"{clause.pk}-{i}",
+        )
+        for clause in clauses
+        for i in range(examples_per_clause)
+    ]
+    Example.objects.bulk_create(examples)
+    version.clause_count = len(clauses)
+    version.example_count = len(examples)
+    version.status = VersionStatus.PUBLISHED
+    version.published_at = timezone.now()
+    version.save()
+    return version
+
+
+def make_campaign(
+    workspace: Workspace,
+    *,
+    created_by: User,
+    reviewers: Sequence[User] = (),
+    transcripts: int | Sequence[Transcript] = 3,
+    clause_count: int = 3,
+    k: int = 2,
+    blind: bool = True,
+    message_count: int = 2,
+    verdict_scale: list[dict[str, str]] | None = None,
+    version: SpecVersion | None = None,
+) -> Campaign:
+    """A campaign through the real service, on a fresh published version unless given."""
+    from reviews.services.campaigns import campaign_create
+
+    if version is None:
+        version = make_published_version(workspace, clause_count=clause_count)
+    if isinstance(transcripts, int):
+        transcripts = [
+            make_transcript(workspace, message_count=message_count) for _ in range(transcripts)
+        ]
+    return campaign_create(
+        workspace=workspace,
+        actor=created_by,
+        title="Safety sample",
+        spec_version=version,
+        clauses=list(version.clauses.order_by("position")),
+        transcript_ids=[t.pk for t in transcripts],
+        reviewers=list(reviewers),
+        reviewers_per_item=k,
+        blind=blind,
+        instructions="Label **every** clause you can.",
+        verdict_scale=verdict_scale,
+    )

@@ -1,0 +1,256 @@
+"""The labeling page: constant query count, blind visibility, access, untrusted text."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from reviews.models import Assignment
+from reviews.services.campaigns import item_claim_next
+from reviews.services.labels import LabelInput, assignment_submit, label_save
+from tests.reviews.factories import make_campaign, make_transcript
+
+
+def _page(personas, campaign, item_id: int) -> str:  # type: ignore[no-untyped-def]
+    return f"/w/{personas.workspace.slug}/campaigns/{campaign.pk}/items/{item_id}/"
+
+
+def _count_page_queries(personas, messages: int, clauses: int) -> int:  # type: ignore[no-untyped-def]
+    campaign = make_campaign(
+        personas.workspace,
+        created_by=personas.adjudicator,
+        reviewers=[personas.reviewer],
+        transcripts=1,
+        clause_count=clauses,
+        message_count=messages,
+    )
+    assignment = item_claim_next(campaign=campaign, reviewer=personas.reviewer)
+    client = personas.client_for(personas.reviewer)
+    client.get(_page(personas, campaign, assignment.item_id))  # warm the session
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(_page(personas, campaign, assignment.item_id))
+    assert response.status_code == 200
+    return len(queries)
+
+
+@pytest.mark.django_db
+def test_the_page_query_count_does_not_grow_with_transcript_length_or_scope(
+    personas, django_assert_num_queries
+) -> None:
+    small = _count_page_queries(personas, messages=5, clauses=3)
+    large = _count_page_queries(personas, messages=40, clauses=80)
+    assert small == large
+    campaign = make_campaign(
+        personas.workspace,
+        created_by=personas.adjudicator,
+        reviewers=[personas.reviewer],
+        transcripts=1,
+        clause_count=80,
+        message_count=40,
+    )
+    assignment = item_claim_next(campaign=campaign, reviewer=personas.reviewer)
+    client = personas.client_for(personas.reviewer)
+    # The first view of a campaign reads the clauses' examples (one query, whatever their
+    # number) to render the clause cards, which are then cached for the process.
+    with django_assert_num_queries(large + 1):
+        assert client.get(_page(personas, campaign, assignment.item_id)).status_code == 200
+    with django_assert_num_queries(large):
+        assert client.get(_page(personas, campaign, assignment.item_id)).status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_page_shows_the_transcript_and_every_clause_in_scope(personas) -> None:
+    campaign = make_campaign(
+        personas.workspace, created_by=personas.adjudicator, reviewers=[personas.reviewer]
+    )
+    assignment = item_claim_next(campaign=campaign, reviewer=personas.reviewer)
+    html = (
+        personas.client_for(personas.reviewer)
+        .get(_page(personas, campaign, assignment.item_id))
+        .content.decode()
+    )
+    assert 'data-message-index="1"' in html
+    for cc in campaign.campaign_clauses.select_related("clause"):
+        assert f'id="clause-{cc.clause.key}"' in html
+    assert 'id="label-data"' in html and "labeling.js" in html
+    assert "Keyboard shortcuts" in html
+
+
+@pytest.mark.django_db
+def test_untrusted_transcript_text_is_sanitized_inside_an_hx_disable_region(personas) -> None:
+    evil = make_transcript(
+        personas.workspace,
+        messages=[
+            {"role": "user", "content": '<script>alert(1)</script><img src=x onerror="alert(2)">'},
+            {"role": "assistant", "content": '<div hx-get="/x" hx-trigger="load">'},
+            {"role": "user", "content": "[click me](javascript:alert(3))"},
+        ],
+    )
+    campaign = make_campaign(
+        personas.workspace,
+        created_by=personas.adjudicator,
+        reviewers=[personas.reviewer],
+        transcripts=[evil],
+    )
+    assignment = item_claim_next(campaign=campaign, reviewer=personas.reviewer)
+    html = (
+        personas.client_for(personas.reviewer)
+        .get(_page(personas, campaign, assignment.item_id))
+        .content.decode()
+    )
+    transcript = html.split('aria-label="Transcript"', 1)[1].split("</section>", 1)[0]
+    assert "<script>alert" not in transcript
+    assert "<img" not in transcript  # shown as text, never as an element
+    assert "<div hx-get" not in transcript
+    assert 'href="javascript:' not in transcript
+    assert 'aria-label="Transcript" hx-disable' in html
+
+
+def _labeled_item(personas, *, blind: bool):  # type: ignore[no-untyped-def]
+    campaign = make_campaign(
+        personas.workspace,
+        created_by=personas.adjudicator,
+        reviewers=[personas.reviewer, personas.second_reviewer],
+        transcripts=1,
+        blind=blind,
+    )
+    theirs = item_claim_next(campaign=campaign, reviewer=personas.second_reviewer)
+    theirs = Assignment.objects.select_related("item__campaign", "item__transcript").get(
+        pk=theirs.pk
+    )
+    clause_id = campaign.campaign_clauses.first().clause_id
+    label_save(
+        assignment=theirs,
+        reviewer=personas.second_reviewer,
+        data=LabelInput(clause_id=clause_id, verdict="violates", rationale="SECRET-RATIONALE"),
+        revision=None,
+    )
+    assignment_submit(assignment=theirs, reviewer=personas.second_reviewer)
+    mine = item_claim_next(campaign=campaign, reviewer=personas.reviewer)
+    return campaign, mine, clause_id
+
+
+@pytest.mark.django_db
+def test_blind_a_reviewer_sees_no_one_elses_labels_until_they_submitted_their_own(
+    personas,
+) -> None:
+    campaign, mine, clause_id = _labeled_item(personas, blind=True)
+    client = personas.client_for(personas.reviewer)
+    page = _page(personas, campaign, mine.item_id)
+    api = f"/api/v1/workspaces/{personas.workspace.slug}/labels/?item={mine.item_id}"
+    assert "SECRET-RATIONALE" not in client.get(page).content.decode()
+    assert client.get(api).json()["results"] == []
+    mine = Assignment.objects.select_related("item__campaign", "item__transcript").get(pk=mine.pk)
+    label_save(
+        assignment=mine,
+        reviewer=personas.reviewer,
+        data=LabelInput(clause_id=clause_id, verdict="complies"),
+        revision=None,
+    )
+    assert len(client.get(api).json()["results"]) == 1  # only my own draft
+    assignment_submit(assignment=mine, reviewer=personas.reviewer)
+    assert "SECRET-RATIONALE" in client.get(page).content.decode()
+    assert len(client.get(api).json()["results"]) == 2
+
+
+@pytest.mark.django_db
+def test_open_labeling_shows_others_labels_and_adjudicators_see_all(personas) -> None:
+    campaign, mine, _ = _labeled_item(personas, blind=False)
+    page = _page(personas, campaign, mine.item_id)
+    assert "SECRET-RATIONALE" in personas.client_for(personas.reviewer).get(page).content.decode()
+    blind_campaign, other, _ = _labeled_item(personas, blind=True)
+    adjudicator = personas.client_for(personas.adjudicator)
+    html = adjudicator.get(_page(personas, blind_campaign, other.item_id)).content.decode()
+    assert "SECRET-RATIONALE" in html
+
+
+@pytest.mark.django_db
+def test_roles_and_tenancy_on_every_labeling_route(personas) -> None:
+    campaign = make_campaign(
+        personas.workspace,
+        created_by=personas.adjudicator,
+        reviewers=[personas.reviewer, personas.second_reviewer],
+    )
+    mine = item_claim_next(campaign=campaign, reviewer=personas.reviewer)
+    ws = personas.workspace.slug
+    base = f"/w/{ws}/campaigns/{campaign.pk}"
+    item = f"{base}/items/{mine.item_id}"
+    routes = [
+        ("get", f"/w/{ws}/campaigns/"),
+        ("get", f"{base}/"),
+        ("get", f"/w/{ws}/queue/"),
+        ("get", f"/w/{ws}/campaigns/new/"),
+        ("post", f"{base}/claim/"),
+        ("get", f"{item}/"),
+        ("post", f"{item}/labels/"),
+        ("post", f"{item}/submit/"),
+        ("post", f"{item}/skip/"),
+    ]
+    outsider = personas.client_for(personas.outsider)
+    for method, url in routes:
+        assert getattr(outsider, method)(url).status_code == 404, url
+    viewer = personas.client_for(personas.viewer)
+    for method, url in routes[4:]:
+        assert getattr(viewer, method)(url).status_code == 403, url
+    other = personas.client_for(personas.second_reviewer)
+    for method, url in routes[5:]:
+        assert getattr(other, method)(url).status_code == 403, url
+    assert personas.client_for(personas.reviewer).get(f"/w/{ws}/campaigns/new/").status_code == 403
+    api = f"/api/v1/workspaces/{ws}"
+    for url in [
+        f"{api}/campaigns/",
+        f"{api}/campaigns/{campaign.pk}/",
+        f"{api}/campaigns/{campaign.pk}/items/",
+        f"{api}/assignments/",
+        f"{api}/labels/",
+    ]:
+        assert outsider.get(url).status_code == 404, url
+    other_api = f"/api/v1/workspaces/{personas.other_workspace.slug}"
+    assert outsider.get(f"{other_api}/campaigns/{campaign.pk}/").status_code == 404
+    assert outsider.post(f"{other_api}/campaigns/{campaign.pk}/claim/").status_code == 404
+    assert outsider.post(f"{other_api}/assignments/{mine.pk}/submit/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_queue_lists_my_campaigns_with_a_constant_query_count(
+    personas, django_assert_num_queries
+) -> None:
+    client = personas.client_for(personas.reviewer)
+    url = f"/w/{personas.workspace.slug}/queue/"
+    make_campaign(
+        personas.workspace, created_by=personas.adjudicator, reviewers=[personas.reviewer]
+    )
+    client.get(url)
+    with CaptureQueriesContext(connection) as one:
+        client.get(url)
+    for _ in range(3):
+        campaign = make_campaign(
+            personas.workspace,
+            created_by=personas.adjudicator,
+            reviewers=[personas.reviewer],
+            transcripts=4,
+        )
+        item_claim_next(campaign=campaign, reviewer=personas.reviewer)
+    with django_assert_num_queries(len(one)):
+        response = client.get(url)
+    assert response.content.decode().count("Continue") == 3
+
+
+@pytest.mark.django_db
+def test_campaign_detail_shows_progress_per_reviewer(personas, django_assert_num_queries) -> None:
+    campaign = make_campaign(
+        personas.workspace,
+        created_by=personas.adjudicator,
+        reviewers=[personas.reviewer, personas.second_reviewer],
+    )
+    item_claim_next(campaign=campaign, reviewer=personas.reviewer)
+    client = personas.client_for(personas.adjudicator)
+    url = f"/w/{personas.workspace.slug}/campaigns/{campaign.pk}/"
+    client.get(url)
+    with CaptureQueriesContext(connection) as queries:
+        html = client.get(url).content.decode()
+    assert "reviewer@policy.test" in html and "<svg" in html
+    item_claim_next(campaign=campaign, reviewer=personas.second_reviewer)
+    with django_assert_num_queries(len(queries)):
+        client.get(url)
