@@ -1,3 +1,4 @@
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
@@ -73,3 +74,7 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
         return False
+
+
+# The admin signs in through allauth's form, so its rate limits and 2FA apply there too (T37).
+admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]

@@ -314,6 +314,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # Several models have a "status"/"mode" field with different choices; name them explicitly
+    # so the schema is stable and `spectacular --fail-on-warn` / `check --deploy` stay clean.
+    "ENUM_NAME_OVERRIDES": {
+        "ImportStatusEnum": "reviews.models.TranscriptImport.Status",
+        "ImportModeEnum": "reviews.models.TranscriptImport.Mode",
+    },
 }
 
 # --- Celery -------------------------------------------------------------------

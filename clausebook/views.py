@@ -119,20 +119,28 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "clausebook/invitation_accept.html", {"token": token})
 
 
+NEW_TOKEN_SESSION_KEY = "clausebook.new_api_token"  # noqa: S105 - a session key name
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def api_tokens(request: HttpRequest) -> HttpResponse:
+    """List the user's tokens; a new token's secret is shown on the next page load only.
+
+    Post/redirect/get, so reloading the page neither shows the secret again nor creates a
+    second token. The secret waits in the session for that one redirect and is popped.
+    """
     form = ApiTokenForm(request.POST or None)
-    new_secret = None
     if request.method == "POST" and form.is_valid():
-        _token, new_secret = services.api_token_create(
+        _token, secret = services.api_token_create(
             user=request.user, name=form.cleaned_data["name"]
         )
-        form = ApiTokenForm()
+        request.session[NEW_TOKEN_SESSION_KEY] = secret
+        return redirect("api-tokens")
     context = {
         "form": form,
         "tokens": selectors.api_tokens_of(request.user),
-        "new_secret": new_secret,
+        "new_secret": request.session.pop(NEW_TOKEN_SESSION_KEY, None),
     }
     return render(request, "clausebook/api_tokens.html", context)
 

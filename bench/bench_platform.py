@@ -1,0 +1,141 @@
+"""Platform benchmarks: how long ``make demo`` takes to serve the login page, and idle memory.
+
+Each run starts ``manage.py demo`` (the already-installed venv, the existing demo data) on a free
+port, polls ``/accounts/login/`` until it answers 200, lets the processes settle, measures the
+resident memory of the web server and of the Celery worker tree, then stops it with Ctrl-C
+(SIGINT) the way a person would.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+
+from bench.core import Benchmark, Result
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNS = 3
+SETTLE_SECONDS = 3.0
+STARTUP_TIMEOUT = 180.0
+_measured: dict[str, list[float]] = {}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - local URL
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def _tree_rss_mb(process: psutil.Process) -> float:
+    total = 0
+    for proc in [process, *process.children(recursive=True)]:
+        try:
+            total += proc.memory_info().rss
+        except psutil.NoSuchProcess:
+            continue
+    return total / (1024 * 1024)
+
+
+def _role(proc: psutil.Process) -> str:
+    try:
+        cmdline = " ".join(proc.cmdline())
+    except psutil.Error:
+        return ""
+    if "runserver" in cmdline:
+        return "web"
+    if "celery" in cmdline and "worker" in cmdline:
+        return "worker"
+    return ""
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        for child in psutil.Process(process.pid).children(recursive=True):
+            child.kill()
+        process.kill()
+        process.wait()
+
+
+def _one_run() -> tuple[float, float, float]:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    env.setdefault("DEBUG", "true")
+    url = f"http://127.0.0.1:{port}/accounts/login/"
+    started = time.perf_counter()
+    process = subprocess.Popen(  # noqa: S603 - fixed argv
+        [sys.executable, "manage.py", "demo", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # Ctrl-C goes to the demo only, as in a terminal
+    )
+    try:
+        while not _ok(url):
+            if process.poll() is not None:
+                raise RuntimeError(f"manage.py demo exited with {process.returncode}")
+            if time.perf_counter() - started > STARTUP_TIMEOUT:
+                raise RuntimeError(f"no 200 from {url} within {STARTUP_TIMEOUT:.0f} s")
+            time.sleep(0.1)
+        first_200 = time.perf_counter() - started
+        time.sleep(SETTLE_SECONDS)
+        rss = {"web": 0.0, "worker": 0.0}
+        for child in psutil.Process(process.pid).children():
+            role = _role(child)
+            if role:
+                rss[role] += _tree_rss_mb(child)
+        return first_200, rss["web"], rss["worker"]
+    finally:
+        _stop(process)
+
+
+def _measure() -> dict[str, list[float]]:
+    if not _measured:
+        samples: dict[str, list[float]] = {"start": [], "web": [], "worker": []}
+        for _ in range(RUNS):
+            start, web, worker = _one_run()
+            samples["start"].append(start)
+            samples["web"].append(web)
+            samples["worker"].append(worker)
+        _measured.update(samples)
+    return _measured
+
+
+def demo_to_first_200() -> Result:
+    return Result(_measure()["start"], unit="s", note=f"{RUNS} cold starts of manage.py demo")
+
+
+def idle_rss_web() -> Result:
+    return Result(_measure()["web"], unit="MB", note="runserver, 3 s after the first 200")
+
+
+def idle_rss_worker() -> Result:
+    return Result(_measure()["worker"], unit="MB", note="celery worker + its pool processes")
+
+
+BENCHMARKS = [
+    Benchmark(
+        "make demo → first 200 on /accounts/login/", "(measure)", demo_to_first_200, "platform"
+    ),
+    Benchmark("idle RSS web", "(measure)", idle_rss_web, "platform"),
+    Benchmark("idle RSS worker", "(measure)", idle_rss_worker, "platform"),
+]
