@@ -13,6 +13,10 @@ import pytest
 
 from tests.personas import Personas, make_personas
 
+# Playwright runs an event loop in the test thread; without this, Django refuses the ORM calls
+# (and the test database setup) that happen there. The project has no async code to protect.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 SCREENSHOTS = ROOT / "docs" / "screenshots"
@@ -63,13 +67,6 @@ def screenshot(page):  # type: ignore[no-untyped-def]
         return path
 
     return take
-
-
-@pytest.fixture(autouse=True)
-def _allow_async_unsafe_for_browser(request: pytest.FixtureRequest) -> None:
-    if request.node.get_closest_marker("browser"):
-        # Playwright runs an event loop in this thread; Django refuses ORM calls there otherwise.
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 
 # --- Celery worker -----------------------------------------------------------------------
@@ -127,10 +124,7 @@ def celery_worker(transactional_db: None, settings) -> Iterator[subprocess.Popen
         time.sleep(0.3)
         if process.poll() is not None:
             log.close()
-            pytest.fail(
-                "The Celery worker exited at start:\n"
-                + (WORKER_LOG).read_text()
-            )
+            pytest.fail("The Celery worker exited at start:\n" + (WORKER_LOG).read_text())
         if "ready." in (WORKER_LOG).read_text():
             break
     else:

@@ -1,0 +1,142 @@
+"""``python manage.py import_spec FILE... --workspace SLUG --spec SLUG``: import spec versions."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from tqdm import tqdm
+
+from clausebook.models import User, Workspace
+from specs import services
+from specs.models import Spec
+from specs.spec_markdown import SpecSyntaxError
+
+
+class Command(BaseCommand):
+    help = (
+        "Import one or more spec versions from Markdown (Model Spec dialect or plain). Each file "
+        "is all-or-nothing; the label defaults to the file name without .md. Eval prompt "
+        "folders (--examples) attach scenarios to the clauses citing their footnotes."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("files", nargs="+", help="Markdown files, oldest first.")
+        parser.add_argument("--workspace", required=True, help="Workspace slug.")
+        parser.add_argument("--spec", required=True, help="Spec slug (created if missing).")
+        parser.add_argument("--title", default="", help="Title for a new spec.")
+        parser.add_argument("--label", default="", help="Version label (one file only).")
+        parser.add_argument(
+            "--examples",
+            action="append",
+            default=[],
+            help="Folder of eval prompt files <footnote>.md (repeatable; first wins).",
+        )
+        parser.add_argument("--publish", action="store_true", help="Publish after importing.")
+        parser.add_argument("--as", dest="as_email", default="", help="Email of the acting user.")
+        parser.add_argument("--json", action="store_true", help="Print one JSON object.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        files = [Path(name) for name in options["files"]]
+        for path in files:
+            if not path.is_file():
+                raise CommandError(f"{path}: no such file")
+        if options["label"] and len(files) > 1:
+            raise CommandError("--label: only with a single file")
+        for folder in options["examples"]:
+            if not Path(folder).is_dir():
+                raise CommandError(f"--examples: {folder}: no such folder")
+        workspace = Workspace.objects.filter(slug=options["workspace"]).first()
+        if workspace is None:
+            raise CommandError(f"--workspace: no workspace with slug {options['workspace']!r}")
+        actor = None
+        if options["as_email"]:
+            actor = User.objects.filter(email__iexact=options["as_email"]).first()
+            if actor is None:
+                raise CommandError(f"--as: no user with email {options['as_email']!r}")
+        spec = Spec.objects.filter(workspace=workspace, slug=options["spec"]).first()
+        if spec is None:
+            try:
+                spec = services.spec_create(
+                    workspace=workspace,
+                    slug=options["spec"],
+                    title=options["title"] or options["spec"],
+                    actor=actor,
+                )
+            except ValidationError as error:
+                raise CommandError(f"--spec: {'; '.join(error.messages)}") from error
+        prompts = (
+            services.eval_examples_from_folders(*options["examples"])
+            if options["examples"]
+            else None
+        )
+        quiet = options["json"] or options["verbosity"] == 0
+        results = []
+        for path in tqdm(
+            files, desc="Importing", unit="file", disable=quiet or None, file=sys.stderr
+        ):
+            results.append(self.import_one(spec, path, options, prompts, actor))
+        if options["json"]:
+            self.stdout.write(json.dumps({"spec": spec.slug, "versions": results}))
+
+    def import_one(
+        self,
+        spec: Spec,
+        path: Path,
+        options: dict[str, Any],
+        prompts: dict[str, str] | None,
+        actor: User | None,
+    ) -> dict[str, Any]:
+        label = options["label"] or path.stem
+        started = time.monotonic()
+        try:
+            version = services.spec_version_import(
+                spec=spec,
+                label=label,
+                markdown=path.read_text(encoding="utf-8"),
+                filename=path.name,
+                actor=actor,
+                eval_examples=prompts,
+            )
+            if options["publish"]:
+                version = services.spec_version_publish(version=version, actor=actor)
+        except SpecSyntaxError as error:
+            if options["json"]:
+                self.stdout.write(
+                    json.dumps(
+                        {"ok": False, "file": str(path), "line": error.line, "error": error.message}
+                    )
+                )
+            raise CommandError(
+                f"{path}:{error.line}: {error.message} (nothing imported)"
+            ) from error
+        except UnicodeDecodeError as error:
+            raise CommandError(f"{path}: not UTF-8 text (byte {error.start})") from error
+        except ValidationError as error:
+            raise CommandError(f"{path}: {'; '.join(error.messages)}") from error
+        summary = {
+            "ok": True,
+            "file": str(path),
+            "label": version.label,
+            "status": version.status,
+            "clauses": version.clause_count,
+            "examples": version.example_count,
+            "scenarios": version.scenario_count,
+            "warnings": version.warnings,
+            "seconds": round(time.monotonic() - started, 3),
+        }
+        if not options["json"]:
+            self.stdout.write(
+                f"Imported {path} as {spec.slug} {version.label} ({version.status}): "
+                f"{version.clause_count} clauses, {version.example_count} examples, "
+                f"{version.scenario_count} scenarios, {len(version.warnings)} warnings "
+                f"in {summary['seconds']:.2f} s"
+            )
+            for warning in version.warnings:
+                self.stderr.write(f"  warning: {path.name} {warning}")
+        return summary

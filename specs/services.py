@@ -1,0 +1,358 @@
+"""Writes for specs: create a spec, import a version from Markdown, publish it, decide renames.
+
+Every function here is the one path for its write: views, the API, the CLI, the demo and the
+benchmarks all call these, and each records an audit event in the same transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+
+from clausebook import audit
+from clausebook.models import User, Workspace
+from specs.models import (
+    Clause,
+    ClauseAlias,
+    Example,
+    Scenario,
+    Spec,
+    SpecVersion,
+    VersionStatus,
+)
+from specs.spec_markdown import (
+    ParsedExample,
+    SpecSyntaxError,
+    Turn,
+    example_fingerprint,
+    parse_eval_examples,
+    parse_spec,
+)
+
+__all__ = [
+    "VersionNotDraft",
+    "clause_alias_decide",
+    "eval_examples_from_folders",
+    "spec_create",
+    "spec_version_import",
+    "spec_version_publish",
+]
+
+# The text of an example that search sees: its title plus every "content" string in its turns
+# (messages and candidates), not the JSON keys, roles or grades.
+EXAMPLE_TEXT_SQL = (
+    "coalesce((SELECT string_agg(part, ' ') FROM jsonb_array_elements_text("
+    "jsonb_path_query_array({table}.turns, 'strict $.**.content')) AS part), '')"
+)
+_CLAUSE_VECTOR_SQL = """
+UPDATE specs_clause
+   SET search_vector = setweight(to_tsvector('english', title), 'A')
+                    || setweight(to_tsvector('english', body), 'B')
+ WHERE version_id = %s
+"""
+# Constant fragments only; the version id is a query parameter.
+_EXAMPLE_VECTOR_SQL = f"""
+UPDATE specs_example AS e
+   SET search_vector = setweight(to_tsvector('english', e.title), 'A')
+                    || setweight(to_tsvector('english', {EXAMPLE_TEXT_SQL.format(table="e")}), 'B')
+  FROM specs_clause AS c
+ WHERE e.clause_id = c.id AND c.version_id = %s
+"""  # noqa: S608
+
+
+class VersionNotDraft(ValidationError):
+    """Raised when a write needs a draft version but the version is published or archived."""
+
+
+def _turn_to_json(turn: Turn) -> dict:
+    if turn.message is not None:
+        return {"message": asdict(turn.message)}
+    return {"comparison": [asdict(candidate) for candidate in turn.comparison or ()]}
+
+
+def _scenario_messages(example: ParsedExample) -> list[dict[str, str]]:
+    """Normalised ``[{role, content}]``; a graded comparison contributes its first candidate."""
+    messages: list[dict[str, str]] = []
+    for turn in example.turns:
+        if turn.message is not None:
+            messages.append({"role": turn.message.role, "content": turn.message.content})
+        elif turn.comparison:
+            messages.append({"role": "assistant", "content": turn.comparison[0].content})
+    return messages
+
+
+def eval_examples_from_folders(*folders: Path | str) -> dict[str, str]:
+    """Read eval prompt files (``<footnote id>.md``) from folders; earlier folders win."""
+    found: dict[str, str] = {}
+    for folder in folders:
+        for path in sorted(Path(folder).glob("*.md")):
+            found.setdefault(path.stem, path.read_text(encoding="utf-8"))
+    return found
+
+
+@transaction.atomic
+def spec_create(
+    *, workspace: Workspace, slug: str, title: str, description: str = "", actor: User | None
+) -> Spec:
+    """Create a spec in the workspace. Raises ValidationError if the slug is taken."""
+    if Spec.objects.filter(workspace=workspace, slug=slug).exists():
+        raise ValidationError({"slug": f"A spec with the slug “{slug}” already exists."})
+    spec = Spec.objects.create(workspace=workspace, slug=slug, title=title, description=description)
+    audit.record(verb="spec.create", actor=actor, workspace=workspace, target=spec, summary=title)
+    return spec
+
+
+@transaction.atomic
+def spec_version_import(
+    *,
+    spec: Spec,
+    label: str,
+    markdown: str,
+    filename: str = "",
+    actor: User | None,
+    eval_examples: dict[str, str] | None = None,
+) -> SpecVersion:
+    """Parse ``markdown`` and store it as a new draft version of ``spec``, all or nothing.
+
+    Raises ``SpecSyntaxError`` (``.line``, ``.message``) on bad Markdown and ValidationError if
+    the label is taken; in both cases nothing is stored. ``eval_examples`` maps footnote ids to
+    the text of their eval prompt files: each footnote cited by a clause becomes Scenario rows
+    on the first clause citing it; footnotes without a file, and eval files that do not parse,
+    become warnings on the version (never fatal).
+    """
+    label = label.strip()
+    if not label:
+        raise ValidationError({"label": "A version needs a label, such as 2025-12-18."})
+    parsed = parse_spec(markdown)  # raises SpecSyntaxError before anything is written
+    if not parsed.clauses:
+        raise SpecSyntaxError(1, "no heading found: a spec needs at least one '# Heading'")
+    if SpecVersion.objects.filter(spec=spec, label=label).exists():
+        raise ValidationError({"label": f"Version “{label}” already exists."})
+    warnings = list(parsed.warnings)
+    version = SpecVersion.objects.create(
+        spec=spec,
+        label=label,
+        dialect=parsed.dialect,
+        preamble=parsed.preamble,
+        source_sha256=hashlib.sha256(markdown.encode("utf-8")).hexdigest(),
+        source_filename=filename[:255],
+        created_by=actor if actor is not None and actor.is_authenticated else None,
+    )
+    # One multi-row INSERT (PostgreSQL returns the ids in input order), then one UPDATE that
+    # links children to parents: two statements whatever the size of the spec.
+    clause_rows = [
+        Clause(
+            version=version,
+            key=c.key,
+            title=c.title[:300],
+            level=c.level,
+            position=c.position,
+            authority=c.authority or "",
+            authority_source=c.authority_source or "",
+            tags=c.tags,
+            body=c.body,
+            references=c.references,
+            footnotes=c.footnotes,
+            source_line=c.line,
+        )
+        for c in parsed.clauses
+    ]
+    Clause.objects.bulk_create(clause_rows)
+    by_key = {row.key: row for row in clause_rows}
+    with_parent = []
+    for parsed_clause, row in zip(parsed.clauses, clause_rows, strict=True):
+        if parsed_clause.parent_key:
+            row.parent_id = by_key[parsed_clause.parent_key].pk
+            with_parent.append(row)
+    Clause.objects.bulk_update(with_parent, ["parent"], batch_size=500)
+
+    examples = [
+        Example(
+            clause=row,
+            position=index,
+            title=example.title,
+            turns=[_turn_to_json(turn) for turn in example.turns],
+            between_turns={str(k): v for k, v in example.between_turns.items()},
+            body_offset=example.body_offset,
+            fingerprint=example_fingerprint(example),
+            source_line=example.line,
+        )
+        for parsed_clause, row in zip(parsed.clauses, clause_rows, strict=True)
+        for index, example in enumerate(parsed_clause.examples)
+    ]
+    Example.objects.bulk_create(examples, batch_size=1000)
+
+    scenarios = _scenarios_for(spec, parsed.clauses, clause_rows, eval_examples, warnings)
+    Scenario.objects.bulk_create(scenarios, batch_size=1000)
+
+    with connection.cursor() as cursor:
+        cursor.execute(_CLAUSE_VECTOR_SQL, [version.pk])
+        cursor.execute(_EXAMPLE_VECTOR_SQL, [version.pk])
+
+    version.warnings = warnings
+    version.clause_count = len(clause_rows)
+    version.example_count = len(examples)
+    version.scenario_count = len(scenarios)
+    version.save(update_fields=["warnings", "clause_count", "example_count", "scenario_count"])
+    audit.record(
+        verb="spec_version.import",
+        actor=actor,
+        workspace=spec.workspace,
+        target=version,
+        summary=f"{spec.title} {label}: {len(clause_rows)} clauses, {len(examples)} examples",
+        data={
+            "filename": filename,
+            "clauses": len(clause_rows),
+            "examples": len(examples),
+            "scenarios": len(scenarios),
+            "warnings": len(warnings),
+        },
+    )
+    return version
+
+
+def _scenarios_for(
+    spec: Spec,
+    parsed_clauses: list,
+    clause_rows: list[Clause],
+    eval_examples: dict[str, str] | None,
+    warnings: list[str],
+) -> list[Scenario]:
+    if eval_examples is None:
+        return []
+    scenarios: list[Scenario] = []
+    seen: set[str] = set()
+    for parsed_clause, row in zip(parsed_clauses, clause_rows, strict=True):
+        for footnote in parsed_clause.footnotes:
+            if footnote in seen:
+                continue
+            seen.add(footnote)
+            text = eval_examples.get(footnote)
+            if text is None:
+                warnings.append(
+                    f"line {parsed_clause.line}: footnote [^{footnote}] in "
+                    f"'{parsed_clause.key}' has no eval prompt file"
+                )
+                continue
+            try:
+                _, prompts = parse_eval_examples(text, source=f"{footnote}.md")
+            except SpecSyntaxError as error:
+                warnings.append(f"{footnote}.md line {error.line}: {error.message}")
+                continue
+            for position, prompt in enumerate(prompts):
+                messages = _scenario_messages(prompt)
+                digest = json.dumps(messages, ensure_ascii=False, sort_keys=True)
+                scenarios.append(
+                    Scenario(
+                        workspace=spec.workspace,
+                        clause=row,
+                        source=Scenario.Source.SPEC_EVAL,
+                        footnote_id=footnote,
+                        position=position,
+                        title=prompt.title,
+                        messages=messages,
+                        content_hash=hashlib.sha256(digest.encode("utf-8")).hexdigest(),
+                    )
+                )
+    return scenarios
+
+
+@transaction.atomic
+def spec_version_publish(*, version: SpecVersion, actor: User | None) -> SpecVersion:
+    """Publish a draft version; from then on the database refuses any change to it.
+
+    Raises VersionNotDraft if it is already published or archived (a row lock makes two
+    concurrent publishes resolve to one success and one error).
+    """
+    locked = SpecVersion.objects.select_for_update().get(pk=version.pk)
+    if locked.status != VersionStatus.DRAFT:
+        raise VersionNotDraft(f"Version {locked.label} is already {locked.status}.")
+    locked.status = VersionStatus.PUBLISHED
+    locked.published_at = timezone.now()
+    locked.published_by = actor if actor is not None and actor.is_authenticated else None
+    locked.save(update_fields=["status", "published_at", "published_by"])
+    audit.record(
+        verb="spec_version.publish",
+        actor=actor,
+        workspace=version.spec.workspace,
+        target=locked,
+        summary=f"{version.spec.title} {locked.label}",
+    )
+    return locked
+
+
+@transaction.atomic
+def spec_version_discard(*, version: SpecVersion, actor: User | None) -> None:
+    """Delete a draft version and everything parsed into it. Published versions stay."""
+    locked = SpecVersion.objects.select_for_update().get(pk=version.pk)
+    if locked.status != VersionStatus.DRAFT:
+        raise VersionNotDraft(f"Version {locked.label} is {locked.status} and cannot be deleted.")
+    audit.record(
+        verb="spec_version.discard",
+        actor=actor,
+        workspace=version.spec.workspace,
+        target=locked,
+        summary=f"{version.spec.title} {locked.label}",
+    )
+    locked.delete()
+
+
+@transaction.atomic
+def clause_alias_decide(
+    *,
+    spec: Spec,
+    old_key: str,
+    new_key: str,
+    confirm: bool,
+    similarity: float = 0.0,
+    actor: User | None,
+) -> ClauseAlias:
+    """Record an editor's decision on a probable rename ``old_key`` -> ``new_key``.
+
+    A confirmed alias makes diffs treat the pair as one renamed clause and joins their
+    histories; a rejected one is never proposed again. Deciding again overwrites the decision.
+    Raises ValidationError if ``old_key`` is already confirmed as renamed to another key, or if
+    either key is unknown in the spec.
+    """
+    if old_key == new_key:
+        raise ValidationError("A clause cannot be renamed to itself.")
+    known = set(
+        Clause.objects.filter(version__spec=spec, key__in=[old_key, new_key]).values_list(
+            "key", flat=True
+        )
+    )
+    if known != {old_key, new_key}:
+        raise ValidationError("Both keys must exist in some version of this spec.")
+    status = ClauseAlias.Status.CONFIRMED if confirm else ClauseAlias.Status.REJECTED
+    if (
+        confirm
+        and ClauseAlias.objects.filter(spec=spec, old_key=old_key, status=status)
+        .exclude(new_key=new_key)
+        .exists()
+    ):
+        raise ValidationError(f"“{old_key}” is already confirmed as renamed to another clause.")
+    alias, _ = ClauseAlias.objects.update_or_create(
+        spec=spec,
+        old_key=old_key,
+        new_key=new_key,
+        defaults={
+            "status": status,
+            "similarity": similarity,
+            "decided_by": actor if actor is not None and actor.is_authenticated else None,
+            "decided_at": timezone.now(),
+        },
+    )
+    audit.record(
+        verb=f"clause_alias.{'confirm' if confirm else 'reject'}",
+        actor=actor,
+        workspace=spec.workspace,
+        target=alias,
+        summary=f"{old_key} → {new_key}",
+    )
+    return alias
