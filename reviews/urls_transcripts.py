@@ -1,1 +1,13 @@
-urlpatterns: list = []
+"""Transcript and import routes (HTML), under ``/w/<workspace>/``."""
+
+from django.urls import path
+
+from reviews.views import transcripts as views
+
+urlpatterns = [
+    path("transcripts/", views.transcript_list, name="transcript-list"),
+    path("transcripts/<int:transcript_id>/", views.transcript_detail, name="transcript-detail"),
+    path("imports/", views.import_list, name="import-list"),
+    path("imports/new/", views.import_create, name="import-create"),
+    path("imports/<int:import_id>/", views.import_detail, name="import-detail"),
+]

@@ -1,0 +1,125 @@
+"""Composed reads for transcripts and imports. Every query starts from the workspace."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import F, Func, QuerySet, TextField
+from django.db.models.functions import Cast
+from django.shortcuts import get_object_or_404
+
+from clausebook.models import Workspace
+from reviews.models import Transcript, TranscriptImport
+
+
+class FirstUserText(Func):
+    """The first user message's content (cut to 240 characters): the list's preview column."""
+
+    template = (
+        "left(jsonb_path_query_first(%(expressions)s, "
+        "'$[*] ? (@.role == \"user\").content') #>> '{}', 240)"
+    )
+    output_field = TextField()
+
+
+@dataclass(frozen=True)
+class TranscriptFilters:
+    """What the transcript list and the API accept; anything else is ignored (T10)."""
+
+    q: str = ""
+    tag: str = ""
+    source: str = ""
+    import_id: int | None = None
+
+    @classmethod
+    def from_params(cls, params: Any) -> TranscriptFilters:
+        raw_import = (params.get("import") or "").strip()
+        return cls(
+            q=(params.get("q") or "").strip()[:200],
+            tag=(params.get("tag") or "").strip()[:60],
+            source=(params.get("source") or "").strip()[:120],
+            import_id=int(raw_import) if raw_import.isdigit() else None,
+        )
+
+    @property
+    def active(self) -> bool:
+        return bool(self.q or self.tag or self.source or self.import_id)
+
+
+def transcript_list(
+    workspace: Workspace, filters: TranscriptFilters | None = None
+) -> QuerySet[Transcript]:
+    """Transcripts of the workspace, newest first, without their messages (a preview instead).
+
+    ``q`` searches message text and the external id (a case-insensitive substring match over the
+    JSON text: a scan of the workspace's transcripts, fine at this scale and free of new indexes).
+    """
+    filters = filters or TranscriptFilters()
+    qs = (
+        Transcript.objects.in_workspace(workspace)
+        .defer("messages", "metadata")
+        .annotate(preview=FirstUserText(F("messages")))
+        .order_by("-id")
+    )
+    if filters.tag:
+        qs = qs.filter(tags__contains=[filters.tag])
+    if filters.source:
+        qs = qs.filter(source=filters.source)
+    if filters.import_id:
+        qs = qs.filter(import_run_id=filters.import_id)
+    if filters.q:
+        qs = qs.annotate(_text=Cast("messages", TextField())).filter(
+            _text__icontains=filters.q
+        ) | qs.filter(external_id__icontains=filters.q)
+    return qs
+
+
+def transcript_sources(workspace: Workspace) -> list[str]:
+    """Distinct sources, for the filter menu."""
+    return list(
+        Transcript.objects.in_workspace(workspace)
+        .exclude(source="")
+        .order_by("source")
+        .values_list("source", flat=True)
+        .distinct()[:100]
+    )
+
+
+def transcript_get(workspace: Workspace, transcript_id: int) -> Transcript:
+    """One transcript of the workspace with its provenance loaded, or 404."""
+    return get_object_or_404(
+        Transcript.objects.in_workspace(workspace).select_related(
+            "import_run", "origin_scenario", "origin_transcript"
+        ),
+        pk=transcript_id,
+    )
+
+
+def transcript_pair_siblings(transcript: Transcript) -> list[Transcript]:
+    """The other side(s) of a chosen/rejected pair, from the same workspace."""
+    if not transcript.pair_key:
+        return []
+    return list(
+        Transcript.objects.in_workspace(transcript.workspace_id)  # type: ignore[arg-type]
+        .filter(pair_key=transcript.pair_key)
+        .exclude(pk=transcript.pk)
+        .only("id", "variant", "external_id")
+        .order_by("id")[:5]
+    )
+
+
+def import_list(workspace: Workspace) -> QuerySet[TranscriptImport]:
+    return (
+        TranscriptImport.objects.filter(workspace=workspace)
+        .select_related("created_by")
+        .defer("errors")
+        .order_by("-id")
+    )
+
+
+def import_get(workspace: Workspace, import_id: int) -> TranscriptImport:
+    return get_object_or_404(
+        TranscriptImport.objects.filter(workspace=workspace).select_related("created_by"),
+        pk=import_id,
+    )
