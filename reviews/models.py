@@ -85,7 +85,11 @@ class Transcript(models.Model):
     """A model conversation. ``content_hash`` covers the messages only, so the same
     conversation imported twice (from any file) is stored once per workspace."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="transcripts")
+    # No index of its own: the unique (workspace, content_hash) index serves workspace lookups,
+    # and every index costs time on bulk import.
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="transcripts", db_index=False
+    )
     messages = models.JSONField()
     message_count = models.PositiveIntegerField(default=0)
     content_hash = models.CharField(max_length=64)
@@ -105,15 +109,22 @@ class Transcript(models.Model):
         max_length=120, blank=True, help_text="Links a chosen/rejected pair."
     )
     variant = models.CharField(max_length=20, blank=True)
+    # Indexed by partial indexes in Meta: most transcripts have no origin.
     origin_scenario = models.ForeignKey(
         "specs.Scenario",
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="transcripts",
+        db_index=False,
     )
     origin_transcript = models.ForeignKey(
-        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="reruns"
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="reruns",
+        db_index=False,
     )
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -132,8 +143,21 @@ class Transcript(models.Model):
         ]
         indexes = [
             GinIndex(fields=["tags"], name="transcript_tags"),
-            models.Index(fields=["workspace", "pair_key"], name="transcript_pair"),
-            models.Index(fields=["import_run"], name="transcript_import"),
+            models.Index(
+                fields=["workspace", "pair_key"],
+                condition=~models.Q(pair_key=""),
+                name="transcript_pair",
+            ),
+            models.Index(
+                fields=["origin_scenario"],
+                condition=models.Q(origin_scenario__isnull=False),
+                name="transcript_origin_scenario",
+            ),
+            models.Index(
+                fields=["origin_transcript"],
+                condition=models.Q(origin_transcript__isnull=False),
+                name="transcript_origin_transcript",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -69,22 +69,25 @@ def screenshot(page):  # type: ignore[no-untyped-def]
     return take
 
 
-# --- Celery worker -----------------------------------------------------------------------
-@pytest.fixture
-def celery_worker(transactional_db: None, settings) -> Iterator[subprocess.Popen]:  # type: ignore[no-untyped-def]
-    """A real ``celery worker`` process on the test database and the configured broker."""
+def database_url_for_subprocess() -> str:
+    """The test database as a URL, for subprocesses (workers, CLI runs) that must see it."""
     from django.db import connection
 
     db = connection.settings_dict
     host = db["HOST"] or ""
     auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
     if host.startswith("/"):
-        url = f"postgres://{auth}@/{db['NAME']}?host={host}"
-    else:
-        url = f"postgres://{auth}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
+        return f"postgres://{auth}@/{db['NAME']}?host={host}"
+    return f"postgres://{auth}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+# --- Celery worker -----------------------------------------------------------------------
+@pytest.fixture
+def celery_worker(transactional_db: None, settings) -> Iterator[subprocess.Popen]:  # type: ignore[no-untyped-def]
+    """A real ``celery worker`` process on the test database and the configured broker."""
     env = {
         **os.environ,
-        "DATABASE_URL": url,
+        "DATABASE_URL": database_url_for_subprocess(),
         "DEBUG": "true",
         "DJANGO_SETTINGS_MODULE": "tests.settings",
     }

@@ -207,6 +207,8 @@ def test_the_cli_exits_non_zero_as_a_process(personas, tmp_path):
 
     from django.conf import settings
 
+    from tests.conftest import database_url_for_subprocess
+
     path = tmp_path / "bad.jsonl"
     path.write_text("{not json}\n")
     # The subprocess cannot see this test's uncommitted workspace: the error names the workspace.
@@ -215,7 +217,11 @@ def test_the_cli_exits_non_zero_as_a_process(personas, tmp_path):
         cwd=settings.BASE_DIR,
         capture_output=True,
         text=True,
-        env={**__import__("os").environ, "DJANGO_SETTINGS_MODULE": "tests.settings"},
+        env={
+            **__import__("os").environ,
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "DATABASE_URL": database_url_for_subprocess(),
+        },
         timeout=60,
     )
     assert result.returncode != 0
