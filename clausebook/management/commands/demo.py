@@ -61,6 +61,7 @@ class Command(BaseCommand):
                         "celery",
                         "-A",
                         "clausebook",
+                        "--quiet",  # no banner: the demo prints its own
                         "worker",
                         "--loglevel",
                         "WARNING",
@@ -96,7 +97,7 @@ class Command(BaseCommand):
         ]
         lines += [f"  {email:<{width}} {role.label}" for email, _, role in DEMO_USERS]
         lines += [
-            "  outsider@example.com   admin of another workspace",
+            f"  {'outsider@example.com':<{width}} Admin of another workspace",
             "",
             "Press Ctrl-C to stop.",
             "",
