@@ -160,3 +160,37 @@ def test_t07_the_sweep_would_catch_a_view_that_forgets_the_access_helper(persona
     samples = Samples(personas)
     membership = KWARG_SAMPLES["membership_id"](samples)
     assert Membership.objects.get(pk=membership).workspace == personas.workspace
+
+
+LEAKY_PARAMS = {
+    "user__password__startswith": "pbkdf2",
+    "reviewer__password__startswith": "pbkdf2",
+    "created_by__password__regex": "^p",
+    "ordering": "-reviewer__password",
+    "workspace__slug": "other-org",
+    "workspace": "other-org",
+}
+
+
+def test_t10_client_filter_keys_never_reach_the_orm(personas):
+    """Every API GET route answers the same with or without ORM-shaped filter parameters."""
+    samples = Samples(personas)
+    client = personas.client_for(personas.owner)
+    routes = [r for r in _workspace_routes() if r.route.startswith("api/")]
+    differing, probed_routes = [], 0
+    for route in routes:
+        values = {name: KWARG_SAMPLES[name](samples) for name in route.converters}
+        if "workspace" in values:
+            values["workspace"] = personas.workspace.slug
+        path = route.build(values)
+        plain = client.get(path)
+        if plain.status_code != 200 or "json" not in plain.get("Content-Type", ""):
+            continue
+        probed_routes += 1
+        probed = client.get(path, LEAKY_PARAMS)
+        if probed.status_code not in {200, 400} or (
+            probed.status_code == 200 and probed.json() != plain.json()
+        ):
+            differing.append(f"GET {path} ({route.name}) -> {probed.status_code}")
+    assert probed_routes >= 15, f"only {probed_routes} API routes answered 200: the sweep is thin"
+    assert not differing, "Filter parameters changed these responses:\n" + "\n".join(differing)
