@@ -6,6 +6,7 @@ No queries here; every function works on data the selectors already loaded.
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,6 +96,31 @@ def toc_html(items: list[TocItem]) -> SafeString:
     return mark_safe("\n".join(rows))  # noqa: S308 - each row built by format_html
 
 
+# Rendered body and examples of published clauses, by (clause, workspace slug, spec slug): a
+# published version never changes, so its HTML never goes stale. Rendering Markdown and
+# sanitizing it is most of a clause page's server time. Bounded, oldest out first.
+_RENDERED: OrderedDict[tuple[int, str, str], dict[str, Any]] = OrderedDict()
+_RENDERED_MAX = 2048
+
+
+def _rendered_text(page: ClausePage, workspace_slug: str, clause_url: Any) -> dict[str, Any]:
+    def render() -> dict[str, Any]:
+        return {
+            "body": render_clause_body(page.clause.body, titles=page.titles, clause_url=clause_url),
+            "examples": render_examples(page.examples, titles=page.titles, clause_url=clause_url),
+        }
+
+    if not page.version.is_published:
+        return render()
+    key = (page.clause.pk, workspace_slug, page.version.spec.slug)
+    cached = _RENDERED.get(key)
+    if cached is None:
+        cached = _RENDERED[key] = render()
+        if len(_RENDERED) > _RENDERED_MAX:
+            _RENDERED.popitem(last=False)
+    return cached
+
+
 def clause_context(page: ClausePage, workspace_slug: str) -> dict[str, Any]:
     """Context for the clause page: rendered body and examples, TOC, history links."""
     prefix = clause_url_prefix(workspace_slug, page.version)
@@ -127,8 +153,7 @@ def clause_context(page: ClausePage, workspace_slug: str) -> dict[str, Any]:
         "versions": page.versions,
         "clause": clause,
         "authority_label": AUTHORITY_LABELS.get(clause.authority, ""),
-        "body": render_clause_body(clause.body, titles=page.titles, clause_url=clause_url),
-        "examples": render_examples(page.examples, titles=page.titles, clause_url=clause_url),
+        **_rendered_text(page, workspace_slug, clause_url),
         "scenarios": sorted(scenarios_by_footnote.items()),
         "history": history,
         "toc_html": toc_html(toc),
