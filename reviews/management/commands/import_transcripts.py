@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from clausebook.models import User, Workspace
+from clausebook.cli import actor_option, workspace_option
 from reviews.formats import FORMATS
 from reviews.models import TranscriptImport
 from reviews.services.transcripts import transcript_import_path
@@ -54,14 +54,8 @@ class Command(BaseCommand):
         path = options["file"]
         if not os.path.isfile(path):
             raise CommandError(f"{path}: no such file")
-        workspace = Workspace.objects.filter(slug=options["workspace"]).first()
-        if workspace is None:
-            raise CommandError(f"--workspace: no workspace with slug {options['workspace']!r}")
-        actor = None
-        if options["as_email"]:
-            actor = User.objects.filter(email__iexact=options["as_email"]).first()
-            if actor is None:
-                raise CommandError(f"--as: no user with email {options['as_email']!r}")
+        workspace = workspace_option(options["workspace"])
+        actor = actor_option(options["as_email"])
         quiet = options["json"] or options["verbosity"] == 0
         bar = tqdm(
             total=os.path.getsize(path),

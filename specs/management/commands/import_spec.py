@@ -12,7 +12,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from clausebook.models import User, Workspace
+from clausebook.cli import actor_option, workspace_option
+from clausebook.models import User
 from specs import services
 from specs.models import Spec
 from specs.spec_markdown import SpecSyntaxError
@@ -51,14 +52,8 @@ class Command(BaseCommand):
         for folder in options["examples"]:
             if not Path(folder).is_dir():
                 raise CommandError(f"--examples: {folder}: no such folder")
-        workspace = Workspace.objects.filter(slug=options["workspace"]).first()
-        if workspace is None:
-            raise CommandError(f"--workspace: no workspace with slug {options['workspace']!r}")
-        actor = None
-        if options["as_email"]:
-            actor = User.objects.filter(email__iexact=options["as_email"]).first()
-            if actor is None:
-                raise CommandError(f"--as: no user with email {options['as_email']!r}")
+        workspace = workspace_option(options["workspace"])
+        actor = actor_option(options["as_email"])
         spec = Spec.objects.filter(workspace=workspace, slug=options["spec"]).first()
         if spec is None:
             try:
