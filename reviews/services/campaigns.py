@@ -273,21 +273,37 @@ def item_claim_next(*, campaign: Campaign, reviewer: User) -> Assignment | None:
     return assignment
 
 
+def lock_own_active_assignment(
+    *, assignment: Assignment, reviewer: User, not_active: str
+) -> Assignment:
+    """Lock the assignment row (with its item, campaign and workspace) for a state change.
+
+    Refuses another reviewer's assignment (403) and one that is no longer in progress (with the
+    ``not_active`` message). Call inside a transaction.
+    """
+    locked = (
+        Assignment.objects.select_for_update(of=("self",))
+        .select_related("item__campaign__workspace")
+        .get(pk=assignment.pk)
+    )
+    if locked.reviewer_id != reviewer.pk:
+        raise PermissionDenied("This is not your assignment.")
+    if locked.status != Assignment.Status.ACTIVE:
+        raise ValidationError(not_active)
+    return locked
+
+
 @transaction.atomic
 def assignment_skip(*, assignment: Assignment, reviewer: User, reason: str) -> Assignment:
     """Skip an active assignment with a reason; its slot goes back to the pool."""
     reason = reason.strip()
     if not reason:
         raise ValidationError({"reason": "Say why you skip this item."})
-    locked = (
-        Assignment.objects.select_for_update()
-        .select_related("item__campaign")
-        .get(pk=assignment.pk)
+    locked = lock_own_active_assignment(
+        assignment=assignment,
+        reviewer=reviewer,
+        not_active="Only an item in progress can be skipped.",
     )
-    if locked.reviewer_id != reviewer.pk:
-        raise PermissionDenied("This is not your assignment.")
-    if locked.status != Assignment.Status.ACTIVE:
-        raise ValidationError("Only an item in progress can be skipped.")
     locked.status = Assignment.Status.SKIPPED
     locked.skip_reason = reason[:300]
     locked.submitted_at = timezone.now()

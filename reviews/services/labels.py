@@ -40,6 +40,7 @@ from reviews.models import (
     Label,
     Transcript,
 )
+from reviews.services.campaigns import lock_own_active_assignment
 from specs.models import Clause
 
 MAX_RATIONALE = 20_000
@@ -318,15 +319,11 @@ def _item_state(item_id: int) -> str:
 @transaction.atomic
 def assignment_submit(*, assignment: Assignment, reviewer: User) -> Assignment:
     """Submit the reviewer's labels on an item (see module contract)."""
-    locked = (
-        Assignment.objects.select_for_update(of=("self",))
-        .select_related("item__campaign__workspace")
-        .get(pk=assignment.pk)
+    locked = lock_own_active_assignment(
+        assignment=assignment,
+        reviewer=reviewer,
+        not_active="This item was already submitted or skipped.",
     )
-    if locked.reviewer_id != reviewer.pk:
-        raise PermissionDenied("This is not your assignment.")
-    if locked.status != Assignment.Status.ACTIVE:
-        raise ValidationError("This item was already submitted or skipped.")
     labels = list(Label.objects.filter(assignment=locked))
     with_verdict = [label for label in labels if label.verdict]
     if not with_verdict:
