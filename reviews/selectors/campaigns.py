@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404
 
 from clausebook.models import Membership, Role, User, Workspace
 from reviews.models import Assignment, Campaign, CampaignClause, CampaignReviewer, Item, Label
+from specs.models import Example
 
 
 def campaigns_in(workspace: Workspace) -> QuerySet[Campaign]:
@@ -261,3 +262,11 @@ def visible_labels(workspace: Workspace, user: User, membership: Membership) -> 
     if membership.role >= Role.ADJUDICATOR:
         others |= ~Q(Exists(mine))
     return base.filter(Q(reviewer=user) | Q(status=Label.Status.SUBMITTED) & others)
+
+
+def examples_by_clause(clause_ids: list[int]) -> dict[int, list[Example]]:
+    """The examples of the given clauses, in order, grouped by clause id (one query)."""
+    grouped: dict[int, list[Example]] = {}
+    for example in Example.objects.filter(clause_id__in=clause_ids).order_by("position"):
+        grouped.setdefault(example.clause_id, []).append(example)
+    return grouped

@@ -9,22 +9,16 @@ except that adjudicators and above may open any item read-only.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
-from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
-from django.urls import reverse
-from django.utils.html import escape
-from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
 
 from clausebook.access import workspace_member
 from clausebook.models import Role
-from clausebook.rendering import render_markdown
+from reviews import presenters
 from reviews.forms import CampaignForm, SkipForm
 from reviews.models import Assignment, Campaign, Item
 from reviews.selectors import campaigns as selectors
@@ -36,13 +30,6 @@ from reviews.services.labels import (
     label_save,
     label_state,
 )
-from specs.models import Example
-
-try:  # the specs app renders clause bodies with cross-references and commentary
-    from specs.rendering import render_clause_body, render_examples
-except ImportError:  # pragma: no cover - only while the specs app is being built
-    render_clause_body = None  # type: ignore[assignment]
-    render_examples = None  # type: ignore[assignment]
 
 
 @workspace_member(Role.VIEWER)
@@ -142,7 +129,7 @@ def label_item(request: HttpRequest, campaign_id: int, item_id: int) -> HttpResp
     page = selectors.labeling_page(campaign, item, request.user, request.membership)
     if page.assignment is None and request.membership.role < Role.ADJUDICATOR:
         raise PermissionDenied("This item is not assigned to you.")
-    context = _labeling_context(request, page)
+    context = presenters.labeling_context(page, request.workspace.slug)
     return render(request, "reviews/labeling/item.html", context)
 
 
@@ -224,134 +211,3 @@ def _claim_redirect(request: HttpRequest, campaign: Campaign) -> HttpResponse:
         messages.success(request, f"You are done with “{campaign.title}”.")
         return redirect("reviews:queue", request.workspace.slug)
     return redirect("reviews:label-item", request.workspace.slug, campaign.pk, assignment.item_id)
-
-
-# --------------------------------------------------------------------------------------------------
-# Labeling page rendering helpers
-# --------------------------------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=4096)
-def _message_html(content: str) -> SafeString:
-    # Transcripts never change once imported; caching by text keeps long pages fast.
-    return render_markdown(content)
-
-
-# Published versions are immutable (database triggers), and a campaign's scope never changes, so
-# the static part of a clause card (title, body, examples) within one campaign can be rendered
-# once and kept for the life of the process.
-_CLAUSE_CACHE: dict[tuple[int, int, int], SafeString] = {}
-
-
-def _clause_static(
-    campaign: Campaign,
-    number: int,
-    clause: Any,
-    titles: dict[str, str],
-    examples_of: dict[int, list[Any]],
-) -> SafeString:
-    key = (campaign.pk, clause.pk, number)
-    cached = _CLAUSE_CACHE.get(key)
-    if cached is None:
-
-        def anchor(target: str) -> str:
-            return f"#clause-{target}"
-
-        if render_clause_body is not None:
-            body = render_clause_body(clause.body, titles=titles, clause_url=anchor)
-            examples = render_examples(
-                examples_of.get(clause.pk, []), titles=titles, clause_url=anchor
-            )
-        else:
-            body, examples = render_markdown(clause.body), []
-        html = render_to_string(
-            "reviews/labeling/_clause_static.html",
-            {"clause": clause, "number": number, "body": body, "examples": examples},
-        )
-        if len(_CLAUSE_CACHE) > 20_000:
-            _CLAUSE_CACHE.clear()
-        cached = _CLAUSE_CACHE[key] = mark_safe(html)  # noqa: S308 - an autoescaped template
-    return cached
-
-
-def _choice_html(scale: list[dict[str, str]], name: str, current: str, radio: bool) -> SafeString:
-    """Verdict chips or severity options, built in Python: 80 cards × a scale is the page's
-    hottest loop, and the template engine costs ~10x more per node than this."""
-    parts = []
-    for number, entry in enumerate(scale, start=1):
-        value, label = escape(entry["value"]), escape(entry["label"])
-        mark = (" checked" if radio else " selected") if entry["value"] == current else ""
-        if radio:
-            parts.append(
-                f'<label><input type="radio" name="{name}" value="{value}"{mark}>'
-                f"<kbd>{number}</kbd> {label}</label>"
-            )
-        else:
-            parts.append(f'<option value="{value}"{mark}>{label}</option>')
-    return mark_safe("".join(parts))  # noqa: S308 - every value is escaped above
-
-
-def _labeling_context(request: HttpRequest, page: selectors.LabelingPage) -> dict[str, Any]:
-    campaign, item = page.campaign, page.item
-    titles = {cc.clause.key: cc.clause.title for cc in page.clauses}
-    messages_ = [
-        {
-            "index": index,
-            "role": message.get("role", ""),
-            "name": message.get("name", ""),
-            "html": _message_html(str(message.get("content") or "")),
-            "tool_calls": message.get("tool_calls") or [],
-        }
-        for index, message in enumerate(item.transcript.messages)
-    ]
-    # Examples are read (in one query) only for clauses whose card is not cached yet.
-    missing = [
-        cc.clause_id
-        for number, cc in enumerate(page.clauses, start=1)
-        if (campaign.pk, cc.clause_id, number) not in _CLAUSE_CACHE
-    ]
-    examples_of: dict[int, list[Any]] = {}
-    if missing:
-        for example in Example.objects.filter(clause_id__in=missing).order_by("position"):
-            examples_of.setdefault(example.clause_id, []).append(example)
-    cards = []
-    for number, cc in enumerate(page.clauses, start=1):
-        label = page.labels.get(cc.clause_id)
-        cards.append(
-            {
-                "number": number,
-                "clause": cc.clause,
-                "static": _clause_static(campaign, number, cc.clause, titles, examples_of),
-                "verdict_html": _choice_html(
-                    campaign.verdict_scale,
-                    f"verdict-{cc.clause_id}",
-                    label.verdict if label else "",
-                    radio=True,
-                ),
-                "severity_html": _choice_html(
-                    campaign.severity_scale,
-                    "severity",
-                    label.severity if label else "",
-                    radio=False,
-                ),
-                "label": label,
-                "others": page.others.get(cc.clause_id, []),
-            }
-        )
-    ws, base = request.workspace.slug, (campaign.pk, item.pk)
-    data = {
-        "saveUrl": reverse("reviews:label-save", args=(ws, *base)),
-        "editable": page.editable,
-        "verdicts": campaign.verdict_scale,
-        "severities": campaign.severity_scale,
-        "labels": {str(clause_id): label_state(label) for clause_id, label in page.labels.items()},
-    }
-    return {
-        "campaign": campaign,
-        "item": item,
-        "page": page,
-        "messages_list": messages_,
-        "cards": cards,
-        "label_data": data,
-        "skip_form": SkipForm(),
-    }
