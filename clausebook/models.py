@@ -100,9 +100,6 @@ class Membership(models.Model):
     def __str__(self) -> str:
         return f"{self.user} in {self.workspace} ({self.get_role_display()})"
 
-    def has_role(self, role: int) -> bool:
-        return self.role >= role
-
 
 def _hash_secret(raw: str) -> str:
     # Tokens are long random strings, so a fast hash is enough (no brute force is feasible);

@@ -68,13 +68,6 @@ def version_get(workspace: Workspace, spec_slug: str, label: str) -> SpecVersion
     return version
 
 
-def latest_version(spec: Spec) -> SpecVersion | None:
-    """Newest published version, else the newest draft."""
-    versions = versions_of(spec)
-    published = [v for v in versions if v.is_published]
-    return (published or versions or [None])[0]
-
-
 # --------------------------------------------------------------------------------------------
 # Table of contents and clause pages
 

@@ -12,10 +12,3 @@ register = template.Library()
 def markdown_filter(text: str) -> SafeString:
     """Render untrusted Markdown safely: ``{{ message.content|markdown }}``."""
     return render_markdown(text or "")
-
-
-@register.filter
-def role_badge(role: int) -> str:
-    from clausebook.models import Role
-
-    return Role(role).label

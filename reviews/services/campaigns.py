@@ -182,26 +182,6 @@ def campaign_create(
     return campaign
 
 
-@transaction.atomic
-def campaign_add_reviewers(
-    *, campaign: Campaign, reviewers: Sequence[User], actor: User
-) -> list[User]:
-    """Seat more reviewers on a campaign; those already seated are left as they are."""
-    ids = _check_reviewers(campaign.workspace, reviewers)
-    CampaignReviewer.objects.bulk_create(
-        [CampaignReviewer(campaign=campaign, user_id=pk) for pk in ids], ignore_conflicts=True
-    )
-    audit.record(
-        verb="campaign.reviewers",
-        actor=actor,
-        workspace=campaign.workspace,
-        target=campaign,
-        summary=f"{len(ids)} reviewer(s) seated",
-        data={"reviewers": ids},
-    )
-    return list(reviewers)
-
-
 # The claim query walks the partial index item_claimable (campaign, position) WHERE open_slots > 0,
 # so its cost does not grow with items already fully handed out. SKIP LOCKED lets concurrent
 # reviewers each take a different item instead of queueing on the same row.
