@@ -34,8 +34,9 @@ import re
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, Literal
 
+import msgspec
 import orjson
 
 __all__ = [
@@ -104,7 +105,6 @@ class FormatError(ValueError):
     """The file as a whole cannot be imported; the message names what and where."""
 
 
-@dataclass(slots=True)
 class Record:
     """One normalised conversation, ready to insert.
 
@@ -114,18 +114,100 @@ class Record:
     ``"scenario"`` (prompt only). ``pair_key``/``variant`` are set only for preference pairs
     (``hh_jsonl``: ``"chosen"``/``"rejected"``), else ``""``. ``content_hash`` is
     :func:`content_hash` of ``messages``.
+
+    ``messages_json`` is the canonical JSON that was hashed (compact, UTF-8) and ``metadata_json``
+    the metadata as JSON text: the importer writes both as they are. ``messages`` and ``metadata``
+    are decoded from them on first use when a reader did not build the Python objects itself (the
+    fast path of ``openai_jsonl`` does not, which is most of its speed).
     """
 
-    line: int
-    messages: list[dict[str, Any]]
-    external_id: str
-    metadata: dict[str, Any]
-    tags: list[str]
-    model: str
-    kind: str
-    pair_key: str
-    variant: str
-    content_hash: str
+    __slots__ = (
+        "line",
+        "external_id",
+        "tags",
+        "model",
+        "kind",
+        "pair_key",
+        "variant",
+        "content_hash",
+        "message_count",
+        "messages_json",
+        "metadata_json",
+        "_messages",
+        "_metadata",
+    )
+
+    def __init__(
+        self,
+        line: int,
+        *,
+        messages_json: bytes,
+        content_hash: str,
+        message_count: int,
+        kind: str,
+        messages: list[dict[str, Any]] | None = None,
+        metadata: dict[str, Any] | None = None,
+        metadata_json: bytes | None = None,
+        external_id: str = "",
+        tags: list[str] | None = None,
+        model: str = "",
+        pair_key: str = "",
+        variant: str = "",
+    ) -> None:
+        self.line = line
+        self.messages_json = messages_json
+        self.content_hash = content_hash
+        self.message_count = message_count
+        self.kind = kind
+        self._messages = messages
+        self._metadata = metadata
+        self.metadata_json = metadata_json
+        self.external_id = external_id
+        self.tags = [] if tags is None else tags
+        self.model = model
+        self.pair_key = pair_key
+        self.variant = variant
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        if self._messages is None:
+            self._messages = orjson.loads(self.messages_json)
+        return self._messages
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        if self._metadata is None:
+            self._metadata = (
+                _decode(self.metadata_json.decode("utf-8")) if self.metadata_json else {}
+            )
+        return self._metadata
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Record:
+            return NotImplemented
+        return self._key() == other._key()
+
+    __hash__ = None  # type: ignore[assignment] - mutable, like the dataclass it replaced
+
+    def _key(self) -> tuple[Any, ...]:
+        return (
+            self.line,
+            self.content_hash,
+            self.messages,
+            self.external_id,
+            self.metadata,
+            self.tags,
+            self.model,
+            self.kind,
+            self.pair_key,
+            self.variant,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Record(line={self.line}, kind={self.kind!r}, external_id={self.external_id!r}, "
+            f"messages={self.message_count}, content_hash={self.content_hash[:12]!r}…)"
+        )
 
 
 @dataclass(slots=True)
@@ -518,14 +600,20 @@ def content_hash(messages: Iterable[dict[str, Any]]) -> str:
 
 def _hash_normalised(messages: list[dict[str, Any]]) -> str:
     # Only valid for output of _normalise (canonical key order already); skips the projection.
-    # orjson writes the same compact, non-ASCII-escaping JSON as the stdlib encoder, about ten
-    # times faster; hashing is the largest per-row cost of a bulk import after parsing.
+    return hashlib.sha256(_encode_normalised(messages)).hexdigest()
+
+
+def _encode_normalised(messages: list[dict[str, Any]]) -> bytes:
+    """The canonical JSON of normalised messages, as hashed (and stored) by the importer.
+
+    orjson writes the same compact, non-ASCII-escaping JSON as the stdlib encoder, about ten times
+    faster. Raises ``UnicodeEncodeError`` (a ``ValueError``) on lone surrogates, via the stdlib.
+    """
     try:
-        encoded = orjson.dumps(messages)
+        return orjson.dumps(messages)
     except orjson.JSONEncodeError:
         # Lone surrogates: the stdlib path raises the UnicodeEncodeError callers expect.
-        encoded = _encode_compact(messages).encode("utf-8")
-    return hashlib.sha256(encoded).hexdigest()
+        return _encode_compact(messages).encode("utf-8")
 
 
 def _first_error(line: int, errors: list[RowError]) -> RowError:
@@ -555,7 +643,7 @@ def _make_record(
     if errors:
         return _first_error(line, errors)
     try:
-        digest = _hash_normalised(messages)
+        encoded = _encode_normalised(messages)
     except UnicodeEncodeError:
         err = _locate_bad_message_string(messages)
         return RowError(line, err.field, err.message)
@@ -563,15 +651,17 @@ def _make_record(
         kind = "transcript" if has_assistant else "scenario"
     return Record(
         line,
-        messages,
-        external_id,
-        {} if metadata is None else metadata,
-        [] if tags is None else tags,
-        model,
-        kind,
-        pair_key,
-        variant,
-        digest,
+        messages_json=encoded,
+        content_hash=hashlib.sha256(encoded).hexdigest(),
+        message_count=len(messages),
+        kind=kind,
+        messages=messages,
+        metadata={} if metadata is None else metadata,
+        external_id=external_id,
+        tags=tags,
+        model=model,
+        pair_key=pair_key,
+        variant=variant,
     )
 
 
@@ -870,10 +960,13 @@ def _iter_jsonl(
     limits: ImportLimits,
     stats: ImportStats,
     where: str,
+    fast: Any = None,
 ) -> Iterator[Record | RowError]:
     """Shared JSONL loop: limits, UTF-8, depth, parse; ``convert(n, obj, line)`` builds records.
 
-    ``convert`` returns a Record, a RowError, or a list of them.
+    ``convert`` returns a Record, a RowError, or a list of them. ``fast(n, line)``, if given, is
+    tried first on lines without suspect escapes: it returns a Record for the common shape of row,
+    or None to leave the line to the general path (which also words every error).
     """
     cap = limits.max_line_bytes
     max_depth = limits.max_depth
@@ -897,8 +990,14 @@ def _iter_jsonl(
         if line.count(b"[") + line.count(b"{") > max_depth and _too_deep(line, max_depth):
             yield RowError(n, "", f"JSON nested deeper than max_depth={max_depth}")
             continue
+        suspect = b"\\u" in line and _SUSPECT_ESCAPE.search(line) is not None
+        if fast is not None and not suspect:
+            record = fast(n, line)
+            if record is not None:
+                yield record
+                continue
         try:
-            # Fast path: orjson validates UTF-8 and parses bytes directly. On any failure the
+            # orjson validates UTF-8 and parses bytes directly. On any failure the
             # stdlib path below runs instead, for its precise messages (and its lenience about
             # lone surrogates, which the hashing step then reports with a field path).
             obj = orjson.loads(line)
@@ -922,7 +1021,6 @@ def _iter_jsonl(
             yield RowError(n, "", f"expected a JSON object, got {_type_name(obj)}")
             continue
         result = convert(n, obj, line)
-        suspect = b"\\u" in line and _SUSPECT_ESCAPE.search(line) is not None
         if type(result) is list:
             if suspect:
                 result = [_recheck(r) for r in result]
@@ -995,6 +1093,91 @@ def _openai_converter(limits: ImportLimits) -> Any:
         )
 
     return convert
+
+
+class _PlainMessage(msgspec.Struct, omit_defaults=True, gc=False):
+    """A message in the common shape: a known role and text content, nothing else that counts.
+
+    The optional fields are typed ``None``: a row that really uses one fails to decode here and goes
+    the general way. Unknown keys are ignored, as the general path ignores them.
+    """
+
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str
+    name: None = None
+    tool_calls: None = None
+    tool_call_id: None = None
+
+
+class _PlainRow(msgspec.Struct, gc=False):
+    messages: list[_PlainMessage]
+    external_id: str | int | None = None
+    # Kept as JSON text: it is stored as it is, so decoding it would be wasted work.
+    metadata: msgspec.Raw = msgspec.Raw()
+    tags: list[str] | None = None
+    model: str | None = None
+
+
+def _openai_fast(limits: ImportLimits) -> Any:
+    """``fast(n, line)`` for ``openai_jsonl``: one C-level decode validates and normalises a row.
+
+    Most rows are plain chats (role + text content). msgspec decodes such a row straight into
+    structs, checking every type on the way, and encodes the messages back in canonical order: the
+    bytes that are hashed and stored, equal to what the general path produces (a test holds the two
+    to the same records). Anything else (content parts, tool calls, a bad field) returns None, and
+    the general path handles the row and words its error.
+    """
+    decode = msgspec.json.Decoder(_PlainRow).decode
+    encode = msgspec.json.Encoder().encode
+    sha256 = hashlib.sha256
+    max_messages = limits.max_messages
+    errors = (msgspec.ValidationError, msgspec.DecodeError)
+
+    def fast(n: int, line: bytes) -> Record | None:
+        # msgspec does not check the UTF-8 of values it skips or keeps raw; PostgreSQL would.
+        if not line.isascii():
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return None
+        try:
+            row = decode(line)
+        except errors:
+            return None
+        messages = row.messages
+        if not messages or len(messages) > max_messages:
+            return None
+        metadata = bytes(row.metadata)
+        if not metadata or metadata == b"null":
+            metadata = b"{}"
+        elif metadata[0] != 0x7B:  # not an object
+            return None
+        external_id = row.external_id
+        if external_id is None:
+            external_id = ""
+        elif type(external_id) is int:
+            if not -(2**63) <= external_id < 2**64:
+                return None  # the general path reads it as a float, and words the error
+            external_id = str(external_id)
+        encoded = encode(messages)
+        has_assistant = False
+        for message in messages:
+            if message.role == "assistant":
+                has_assistant = True
+                break
+        return Record(
+            n,
+            messages_json=encoded,
+            content_hash=sha256(encoded).hexdigest(),
+            message_count=len(messages),
+            kind="transcript" if has_assistant else "scenario",
+            metadata_json=metadata,
+            external_id=external_id,  # type: ignore[arg-type]
+            tags=row.tags,
+            model=row.model or "",
+        )
+
+    return fast
 
 
 # "\n\nHuman: " / "\n\nAssistant: " (also at the very start, and a bare "Assistant:" at the end).
@@ -1394,7 +1577,8 @@ def _iter_records(
             "hh_jsonl": _hh_converter,
             "mtbench_jsonl": _mtbench_converter,
         }[fmt](limits)
-        items = _iter_jsonl(_iter_lines(source, head), converter, limits, stats, where)
+        fast = _openai_fast(limits) if fmt == "openai_jsonl" else None
+        items = _iter_jsonl(_iter_lines(source, head), converter, limits, stats, where, fast)
 
     # Duplicate ids: only the ids and their first line are kept (memory bounded by the id count).
     first_line: dict[str, int] = {}

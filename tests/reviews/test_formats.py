@@ -434,6 +434,91 @@ def test_openai_record_fields_and_blank_lines() -> None:
     assert stats.rows == 2 and stats.records == 2
 
 
+# The fast path (msgspec) must give exactly what the general path (orjson + _normalise) gives.
+
+_FAST_LINES = [
+    jsonl(chat("q", "a"))[:-1],
+    # Key order, unknown keys (message and row level), nulls for optional fields.
+    b'{"zz": [1, {"a": 2}], "messages": [{"content": "c", "weight": 0, "role": "user"}, '
+    b'{"role": "assistant", "content": "r", "name": null, "tool_calls": null}], '
+    b'"external_id": null, "metadata": null, "tags": null, "model": null}',
+    # Escapes of every kind, non-ASCII text, and metadata with tabs between tokens.
+    '{"messages": [{"role": "system", "content": "tab\\t nl\\n q\\" bs\\\\ sl\\/ '
+    '\\u00e9 \\ud83d\\ude00 é 日本 \\u001f \\u2028"}], "metadata":\t{"k" :\t[1, 2.5e3, '
+    '"\\u00e9", 18446744073709551615]}, "external_id": -9223372036854775808, '
+    '"tags": ["a", "b"], "model": "m"}'.encode(),
+    # Only prompts: a scenario.
+    jsonl({"messages": [{"role": "developer", "content": ""}, {"role": "user", "content": "u"}]})[
+        :-1
+    ],
+    jsonl(chat("x", "y", external_id="e-1", metadata={}, tags=[], model=""))[:-1],
+]
+
+
+def _general(n: int, line: bytes) -> Record | RowError:
+    import orjson
+
+    return F._openai_converter(F._DEFAULT_LIMITS)(n, orjson.loads(line), line)
+
+
+@pytest.mark.parametrize("index", range(len(_FAST_LINES)))
+def test_fast_path_equals_general_path(index: int) -> None:
+    line = _FAST_LINES[index]
+    fast = F._openai_fast(F._DEFAULT_LIMITS)(3, line)
+    general = _general(3, line)
+    assert fast is not None, "a plain row must take the fast path"
+    assert type(general) is Record
+    assert fast.messages_json == general.messages_json
+    assert fast.content_hash == general.content_hash == content_hash(general.messages)
+    assert fast == general  # every field, metadata and messages decoded
+    assert json.loads(fast.metadata_json) == general.metadata
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        {"messages": []},
+        {"messages": [{"role": "user", "content": [{"type": "text", "text": "parts"}]}]},
+        {"messages": [{"role": "user", "content": "x", "name": "bob"}]},
+        {"messages": [{"role": "robot", "content": "x"}]},
+        {"messages": [{"role": "user", "content": "x"}], "metadata": [1]},
+        {"messages": [{"role": "user", "content": "x"}], "external_id": True},
+        # orjson reads integers past 64 bits as floats, which the general path rejects as ids.
+        {"messages": [{"role": "user", "content": "x"}], "external_id": 2**64},
+        {"messages": [{"role": "user", "content": "x"}], "tags": ["ok", 3]},
+        {"messages": [{"role": "user", "content": 5}]},
+        {"messages": [{"role": "user", "content": "x"}] * 3},
+    ],
+)
+def test_fast_path_leaves_other_rows_to_the_general_path(row: dict) -> None:
+    line = json.dumps(row).encode()
+    assert F._openai_fast(ImportLimits(max_messages=2))(1, line) is None
+
+
+def test_fast_path_leaves_invalid_utf8_in_a_skipped_value_to_the_general_path() -> None:
+    line = b'{"messages": [{"role": "user", "content": "x"}], "other": "\xff"}'
+    assert F._openai_fast(F._DEFAULT_LIMITS)(1, line) is None
+    records, errors, _ = read(line + b"\n")
+    assert records == [] and errors[0].line == 1 and "invalid UTF-8" in errors[0].message
+
+
+def test_fast_path_roles_are_the_known_roles() -> None:
+    import typing
+
+    role = typing.get_type_hints(F._PlainMessage)["role"]
+    assert set(typing.get_args(role)) == F.ROLES
+
+
+def test_fast_encoder_matches_the_canonical_encoding_on_every_code_point() -> None:
+    import msgspec
+    import orjson
+
+    text = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    assert msgspec.json.encode([F._PlainMessage("user", text)]) == orjson.dumps(
+        [{"role": "user", "content": text}]
+    )
+
+
 def test_invalid_utf8_on_line_3() -> None:
     data = jsonl(
         chat("one"),
