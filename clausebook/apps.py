@@ -1,4 +1,7 @@
+from pathlib import Path
+
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class ClausebookConfig(AppConfig):
@@ -6,6 +9,8 @@ class ClausebookConfig(AppConfig):
     verbose_name = "Clausebook platform"
 
     def ready(self) -> None:
-        from clausebook.celery import ensure_broker_folders
-
-        ensure_broker_folders()
+        # The filesystem broker needs its folders before anyone sends or consumes.
+        for key in ("data_folder_in", "processed_folder", "control_folder"):
+            folder = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}).get(key)
+            if folder:
+                Path(folder).mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,8 @@
-"""The Celery app, per the official Django recipe. Settings come from CELERY_* in settings.py."""
+"""The Celery app. Settings come from CELERY_* in settings.py.
+
+Unlike the official Django recipe, ``clausebook/__init__.py`` does not import this module (see
+there why): start workers with ``-A clausebook.celery``; task modules import ``app`` from here.
+"""
 
 import os
 
@@ -9,15 +13,3 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clausebook.settings")
 app = Celery("clausebook", task_cls="celery.contrib.django.task:DjangoTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-
-
-def ensure_broker_folders() -> None:
-    """The filesystem broker needs its folders before anyone sends or consumes."""
-    from pathlib import Path
-
-    from django.conf import settings
-
-    for key in ("data_folder_in", "processed_folder", "control_folder"):
-        folder = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}).get(key)
-        if folder:
-            Path(folder).mkdir(parents=True, exist_ok=True)

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from clausebook.celery import app
 from clausebook.models import Invitation
 
 
-@shared_task(
+@app.task(
     name="clausebook.send_invitation_email",
     autoretry_for=(OSError,),
     retry_backoff=True,

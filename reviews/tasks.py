@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from celery import shared_task
-
+from clausebook.celery import app
 from reviews.services import transcripts as transcript_services
 
 
-@shared_task(name="reviews.run_transcript_import")
+@app.task(name="reviews.run_transcript_import")
 def run_transcript_import(import_id: int) -> str:
     """Run one queued import. Safe to run twice: only the call that claims the row does the work.
 

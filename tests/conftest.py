@@ -103,7 +103,7 @@ def celery_worker(transactional_db: None, settings) -> Iterator[subprocess.Popen
             "-m",
             "celery",
             "-A",
-            "clausebook",
+            "clausebook.celery",
             "worker",
             "--loglevel",
             "INFO",

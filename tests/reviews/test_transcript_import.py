@@ -355,3 +355,37 @@ def test_a_conversation_stored_by_someone_else_mid_import_is_counted_not_fatal(
     run = run_import(personas.workspace, jsonl(chat(1), chat(2), chat(3)))
     assert (run.status, run.created_count, run.duplicate_count) == ("succeeded", 2, 1)
     assert Transcript.objects.filter(workspace=personas.workspace).count() == 3
+
+
+def test_an_import_does_not_leave_its_session_settings_behind(personas):
+    from django.db import connection
+
+    run = run_import(personas.workspace, jsonl(*(chat(n) for n in range(50))))
+    assert run.created_count == 50
+    with connection.cursor() as cursor:
+        # Replica mode (no per-row key checks) is for the import's COPY only.
+        cursor.execute("SHOW session_replication_role")
+        assert cursor.fetchone()[0] == "origin"
+
+
+def test_a_database_role_without_superuser_rights_imports_too(personas):
+    """Production roles are rarely superusers: the import must not depend on replica mode."""
+    from django.db import connection
+
+    role = f"cb_limited_{personas.workspace.pk}"
+    with connection.cursor() as cursor:
+        # Created inside the test's transaction, so it is gone when the test rolls back.
+        cursor.execute(f"CREATE ROLE {role} NOLOGIN")
+        cursor.execute(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}")
+        cursor.execute(f"GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {role}")
+        cursor.execute(f"SET ROLE {role}")
+        cursor.execute("SELECT has_parameter_privilege('session_replication_role', 'SET')")
+        assert cursor.fetchone()[0] is False
+    try:
+        run = run_import(personas.workspace, jsonl(*(chat(n) for n in range(30)), chat(3)))
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET ROLE")
+    assert (run.status, run.created_count, run.duplicate_count) == ("succeeded", 30, 1)
+    stored = Transcript.objects.filter(workspace=personas.workspace, import_run=run)
+    assert stored.count() == 30

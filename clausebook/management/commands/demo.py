@@ -60,7 +60,7 @@ class Command(BaseCommand):
                         "-m",
                         "celery",
                         "-A",
-                        "clausebook",
+                        "clausebook.celery",
                         "--quiet",  # no banner: the demo prints its own
                         "worker",
                         "--loglevel",
