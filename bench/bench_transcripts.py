@@ -1,15 +1,15 @@
 """Transcript import figures: 100,000 six-message rows through the CLI vs. a raw COPY.
 
 The file is generated once into ``var/bench/``. Each CLI run imports into a fresh workspace in a
-child process (``manage.py import_transcripts`` with ``bench.settings``), timed wall-clock, with the
-child's peak RSS; the workspace and its transcripts are deleted afterwards so the bench database
-does not grow. The raw COPY writes the same rows (same columns, as text) into a plain table.
+child process (``manage.py import_transcripts`` with ``bench.settings``), timed wall-clock from
+process start to exit, with the child's peak RSS; the workspace and its transcripts are deleted
+afterwards so the bench database does not grow. The raw COPY writes the same rows (same columns,
+as text) into a plain table; CLI runs and COPYs alternate, and the ratio is taken per pair.
 """
 
 from __future__ import annotations
 
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -19,7 +19,7 @@ from pathlib import Path
 from bench.core import Benchmark, Result
 
 ROWS = 100_000
-RUNS = 3
+RUNS = 5
 ROOT = Path(__file__).resolve().parent.parent
 FILE = ROOT / "var" / "bench" / f"openai-{ROWS}x6.jsonl"
 _cache: dict[str, list[float]] = {}
@@ -36,116 +36,133 @@ def _ensure_file() -> Path:
     return FILE
 
 
-def _cli_runs() -> tuple[list[float], list[float]]:
-    from bench.db import ensure_bench_database
-    from clausebook.models import Workspace
-    from reviews.models import Transcript, TranscriptImport
-
-    if "cli" in _cache:
-        return _cache["cli"], _cache["rss"]
-    ensure_bench_database()
-    path = _ensure_file()
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings", "DEBUG": "true"}
-    seconds, peaks = [], []
-    for _ in range(RUNS):
-        workspace = Workspace.objects.create(slug=f"bench-{uuid.uuid4().hex[:10]}", name="bench")
-        try:
-            # A wrapper reports the import process's own peak RSS (RUSAGE_CHILDREN in this
-            # process would keep the maximum over every child so far).
-            code = (
-                "import resource, subprocess, sys, time;"
-                "t = time.perf_counter();"
-                "r = subprocess.run(sys.argv[1:]);"
-                "d = time.perf_counter() - t;"
-                "print(d, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024);"
-                "sys.exit(r.returncode)"
-            )
-            out = subprocess.run(
-                [
-                    sys.executable,
-                    "-c",
-                    code,
-                    sys.executable,
-                    "manage.py",
-                    "import_transcripts",
-                    str(path),
-                    "--workspace",
-                    workspace.slug,
-                    "--json",
-                ],
-                cwd=ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            wall, peak = out.stdout.strip().splitlines()[-1].split()
-            summary = out.stdout.strip().splitlines()[0]
-            if '"created": 100000' not in summary:
-                raise RuntimeError(f"unexpected import result: {summary[:300]}")
-            seconds.append(float(wall))
-            peaks.append(float(peak))
-        finally:
-            Transcript.objects.filter(workspace=workspace).delete()
-            TranscriptImport.objects.filter(workspace=workspace).delete()
-            workspace.delete()
-    _cache["cli"], _cache["rss"] = seconds, peaks
-    return seconds, peaks
-
-
-def _copy_runs() -> list[float]:
-    """Raw COPY of the same rows (the import's own COPY lines) into a plain table."""
-    from django.db import connection
-
-    from bench.db import ensure_bench_database
+def _copy_lines() -> list[bytes]:
+    """The import's own COPY lines for the file, built once (outside any timing)."""
     from reviews.formats import Record, iter_records
     from reviews.models import TranscriptImport
-    from reviews.services.transcripts import _TRANSCRIPT_COLUMNS, _RowBuilder
+    from reviews.services.transcripts import _RowBuilder
 
-    if "copy" in _cache:
-        return _cache["copy"]
-    ensure_bench_database()
     builder = _RowBuilder(TranscriptImport(pk=1, workspace_id=1, source="bench"))
     with open(_ensure_file(), "rb") as fh:
-        lines = [builder.build(r).data for r in iter_records(fh) if type(r) is Record]
-    samples = []
-    for _ in range(RUNS):
+        return [builder.build(r).data for r in iter_records(fh) if type(r) is Record]
+
+
+def _one_cli_run(path: Path) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one ``import_transcripts`` process into a new workspace."""
+    from django.db import connection
+
+    from clausebook.models import Workspace
+
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings", "DEBUG": "true"}
+    workspace = Workspace.objects.create(slug=f"bench-{uuid.uuid4().hex[:10]}", name="bench")
+    try:
+        # A wrapper reports the import process's own peak RSS (RUSAGE_CHILDREN in this process
+        # would keep the maximum over every child so far).
+        code = (
+            "import resource, subprocess, sys, time;"
+            "t = time.perf_counter();"
+            "r = subprocess.run(sys.argv[1:]);"
+            "d = time.perf_counter() - t;"
+            "print(d, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024);"
+            "sys.exit(r.returncode)"
+        )
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                code,
+                sys.executable,
+                "manage.py",
+                "import_transcripts",
+                str(path),
+                "--workspace",
+                workspace.slug,
+                "--json",
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        wall, peak = out.stdout.strip().splitlines()[-1].split()
+        summary = out.stdout.strip().splitlines()[0]
+        if '"created": 100000' not in summary:
+            raise RuntimeError(f"unexpected import result: {summary[:300]}")
+        return float(wall), float(peak)
+    finally:
+        # Plain SQL: the ORM's cascade would load 100k rows to delete them.
         with connection.cursor() as cursor:
-            cursor.execute("DROP TABLE IF EXISTS bench_raw_copy")
+            cursor.execute("DELETE FROM reviews_transcript WHERE workspace_id = %s", [workspace.pk])
             cursor.execute(
-                "CREATE TABLE bench_raw_copy (id bigint GENERATED BY DEFAULT AS IDENTITY, "
-                "workspace_id bigint, source varchar(120), import_run_id bigint, "
-                "created_at timestamptz, messages jsonb, message_count integer, "
-                "content_hash varchar(64), external_id varchar(200), model varchar(120), "
-                "metadata jsonb, tags varchar(60)[], pair_key varchar(120), variant varchar(20))"
+                "DELETE FROM reviews_transcriptimport WHERE workspace_id = %s", [workspace.pk]
             )
-            start = time.perf_counter()
-            with cursor.copy(f"COPY bench_raw_copy ({_TRANSCRIPT_COLUMNS}) FROM STDIN") as copy:
-                for i in range(0, len(lines), 500):
-                    copy.write(b"".join(lines[i : i + 500]))
-            samples.append(time.perf_counter() - start)
-            cursor.execute("DROP TABLE bench_raw_copy")
-    _cache["copy"] = samples
-    return samples
+            cursor.execute("VACUUM reviews_transcript")
+        workspace.delete()
+
+
+def _one_copy_run(lines: list[bytes]) -> float:
+    """Raw COPY of the same rows (same columns, as text) into a fresh plain table."""
+    from django.db import connection
+
+    from reviews.services.transcripts import _TRANSCRIPT_COLUMNS
+
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_raw_copy")
+        cursor.execute(
+            "CREATE TABLE bench_raw_copy (id bigint GENERATED BY DEFAULT AS IDENTITY, "
+            "workspace_id bigint, source varchar(120), import_run_id bigint, "
+            "created_at timestamptz, messages jsonb, message_count integer, "
+            "content_hash varchar(64), external_id varchar(200), model varchar(120), "
+            "metadata jsonb, tags varchar(60)[], pair_key varchar(120), variant varchar(20))"
+        )
+        start = time.perf_counter()
+        with cursor.copy(f"COPY bench_raw_copy ({_TRANSCRIPT_COLUMNS}) FROM STDIN") as copy:
+            for i in range(0, len(lines), 500):
+                copy.write(b"".join(lines[i : i + 500]))
+        seconds = time.perf_counter() - start
+        cursor.execute("DROP TABLE bench_raw_copy")
+    return seconds
+
+
+def _runs() -> dict[str, list[float]]:
+    """CLI imports and raw COPYs, alternated so that both see the machine in the same state.
+
+    This machine's speed drifts by a quarter from minute to minute; measured minutes apart, the
+    two medians would compare different machines. The ratio is taken per pair.
+    """
+    from bench.db import ensure_bench_database
+
+    if not _cache:
+        ensure_bench_database()
+        path = _ensure_file()
+        lines = _copy_lines()
+        _one_copy_run(lines)  # warm-up: the table's first extension, the file in the page cache
+        for _ in range(RUNS):
+            wall, peak = _one_cli_run(path)
+            copy = _one_copy_run(lines)
+            _cache.setdefault("cli", []).append(wall)
+            _cache.setdefault("rss", []).append(peak)
+            _cache.setdefault("copy", []).append(copy)
+            _cache.setdefault("ratio", []).append(wall / copy)
+    return _cache
 
 
 def bench_cli() -> Result:
-    seconds, peaks = _cli_runs()
-    return Result(seconds, unit="s", note=f"peak RSS {max(peaks):.0f} MB (budget 400 MB)")
+    runs = _runs()
+    return Result(runs["cli"], unit="s", note=f"peak RSS {max(runs['rss']):.0f} MB")
 
 
 def bench_copy() -> Result:
-    return Result(_copy_runs(), unit="s", note="plain table, no indexes")
+    return Result(_runs()["copy"], unit="s", note="plain table, no indexes, same rows")
 
 
 def bench_ratio() -> Result:
-    cli = statistics.median(_cli_runs()[0])
-    copy = statistics.median(_copy_runs())
-    return Result([cli / copy], unit="x", note=f"{cli:.2f} s / {copy:.2f} s")
+    return Result(_runs()["ratio"], unit="x", note="per alternated pair of runs")
 
 
 def bench_peak() -> Result:
-    return Result(_cli_runs()[1], unit="MB", note="child process peak RSS")
+    return Result(_runs()["rss"], unit="MB", note="child process peak RSS")
 
 
 BENCHMARKS = [

@@ -49,8 +49,11 @@ from reviews.formats import (
 )
 from reviews.models import TranscriptImport
 
-#: Records per COPY batch: large enough to amortise round trips, small enough to bound memory.
-BATCH_SIZE = 5000
+#: Records per COPY batch: large enough to amortise round trips, small enough to bound memory and
+#: the tail (the last batch is written after parsing ends, with nothing left to overlap it).
+BATCH_SIZE = 2000
+#: The first batch is small so that PostgreSQL has work within milliseconds; sizes then double.
+FIRST_BATCH = 250
 #: Rows per write into an open COPY (~50 KB): fewer round trips through psycopg than one per row,
 #: yet a steady stream to the server.
 FEED_ROWS = 32
@@ -354,15 +357,33 @@ class _RowBuilder:
             f"{import_run.pk}\t{timezone.now().isoformat()}\t"
         ).encode()
         self._tags_cache: dict[tuple[str, ...], bytes] = {}
+        self._model_cache: dict[str, bytes] = {}
 
-    def _tags(self, tags: list[str]) -> bytes:
+    def _tags(self, tags: list[str]) -> bytes | None:
+        """The COPY text of a tag list; None if a tag is not text of at most _MAX_TAG chars.
+
+        Files repeat a few tag lists over and over: each distinct one is checked and quoted once.
+        """
         key = tuple(tags)
         cached = self._tags_cache.get(key)
         if cached is None:
+            if any(type(t) is not str or len(t) > _MAX_TAG for t in tags):
+                return None
             quoted = ",".join('"' + t.replace("\\", "\\\\").replace('"', '\\"') + '"' for t in tags)
             cached = _copy_text("{" + quoted + "}").encode()
             if len(self._tags_cache) < 10_000:
                 self._tags_cache[key] = cached
+        return cached
+
+    def _model(self, model: str) -> bytes | None:
+        """The COPY text of a model name (None if too long); cached like tags, for the same reason."""
+        cached = self._model_cache.get(model)
+        if cached is None:
+            if len(model) > _MAX_MODEL:
+                return None
+            cached = _copy_text(model).encode()
+            if len(self._model_cache) < 10_000:
+                self._model_cache[model] = cached
         return cached
 
     def build(self, record: Record) -> _Row | RowError:
@@ -373,11 +394,9 @@ class _RowBuilder:
             return RowError(
                 record.line, "external_id", f"longer than {_MAX_EXTERNAL_ID} characters"
             )
-        if len(record.model) > _MAX_MODEL:
+        model = self._model(record.model)
+        if model is None:
             return RowError(record.line, "model", f"longer than {_MAX_MODEL} characters")
-        pair_key = record.pair_key
-        if pair_key and self.prefix:
-            pair_key = self.prefix + pair_key
         tags = record.tags
         if self.import_tags:
             tags = (
@@ -385,31 +404,30 @@ class _RowBuilder:
                 if tags
                 else self.import_tags
             )
-        for tag in tags:
-            if type(tag) is not str or len(tag) > _MAX_TAG:
-                return RowError(record.line, "tags", f"each tag must be text of ≤ {_MAX_TAG} chars")
+        tags_text = self._tags(tags)
+        if tags_text is None:
+            return RowError(record.line, "tags", f"each tag must be text of ≤ {_MAX_TAG} chars")
+        pair_key = record.pair_key
+        if pair_key:
+            if self.prefix:
+                pair_key = self.prefix + pair_key
+            pair_text = _copy_text(pair_key[:_MAX_PAIR_KEY]).encode()
+        else:
+            pair_text = b""
+        variant = record.variant
         metadata = record.metadata_json
-        data = b"".join(
-            (
-                self.constant,
-                # The canonical JSON that was hashed: compact, so it holds no raw tab or newline.
-                record.messages_json.replace(b"\\", b"\\\\"),
-                b"\t%d\t" % record.message_count,
-                record.content_hash.encode(),
-                b"\t",
-                _copy_text(external_id).encode(),
-                b"\t",
-                _copy_text(record.model).encode(),
-                b"\t",
-                _copy_json(metadata) if metadata is not None else _dump_json(record.metadata),
-                b"\t",
-                self._tags(tags),
-                b"\t",
-                _copy_text(pair_key[:_MAX_PAIR_KEY]).encode(),
-                b"\t",
-                _copy_text(record.variant[:_MAX_VARIANT]).encode(),
-                b"\n",
-            )
+        data = b"%b%b\t%d\t%b\t%b\t%b\t%b\t%b\t%b\t%b\n" % (
+            self.constant,
+            # The canonical JSON that was hashed: compact, so it holds no raw tab or newline.
+            record.messages_json.replace(b"\\", b"\\\\"),
+            record.message_count,
+            record.content_hash.encode(),
+            _copy_text(external_id).encode() if external_id else b"",
+            model,
+            _copy_json(metadata) if metadata is not None else _dump_json(record.metadata),
+            tags_text,
+            pair_text,
+            _copy_text(variant[:_MAX_VARIANT]).encode() if variant else b"",
         )
         return _Row(record.line, record.content_hash, external_id, data)
 
@@ -809,6 +827,7 @@ def _load(
     builder = _RowBuilder(import_run)
     batch = _Batch()
     feed = writer.feed
+    limit = FIRST_BATCH
     try:
         for item in items:
             batch.items += 1
@@ -823,10 +842,11 @@ def _load(
                 else:
                     batch.rows.append(row)
             feed()
-            if batch.items >= BATCH_SIZE:
+            if batch.items >= limit:
                 counters.rows_seen += batch.items
                 writer.add_batch(batch, stop_on_reject=all_or_nothing)
                 batch = _Batch()
+                limit = min(limit * 2, BATCH_SIZE)
                 on_batch()
         counters.rows_seen += batch.items
         writer.add_batch(batch, stop_on_reject=all_or_nothing)
