@@ -771,6 +771,12 @@ def transcript_import_run(
     finally:
         if owned_stream is not None:
             owned_stream.close()
+    if owned_stream is not None:
+        # The upload was only a carrier: what it held is now in the database (or was refused, and
+        # a failed import is never re-run: the user uploads again). Keeping it would only fill
+        # the disk with copies of people's data.
+        Path(import_run.stored_path).unlink(missing_ok=True)
+        import_run.stored_path = ""
     failed = bool(error_message)
     if failed:
         # The transaction rolled back: nothing of this import is stored.

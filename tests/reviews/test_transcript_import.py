@@ -389,3 +389,22 @@ def test_a_database_role_without_superuser_rights_imports_too(personas):
     assert (run.status, run.created_count, run.duplicate_count) == ("succeeded", 30, 1)
     stored = Transcript.objects.filter(workspace=personas.workspace, import_run=run)
     assert stored.count() == 30
+
+
+@pytest.mark.parametrize("data", [jsonl(chat(1)), b"not json at all\n"])
+def test_the_uploaded_file_is_deleted_once_the_import_has_run(personas, settings, tmp_path, data):
+    settings.UPLOAD_DIR = tmp_path / "uploads"
+    run, _ = transcript_import_create(
+        workspace=personas.workspace,
+        actor=personas.editor,
+        upload=io.BytesIO(data),
+        filename="f.jsonl",
+        enqueue=False,
+    )
+    stored = Path(run.stored_path)
+    assert stored.is_file()
+    finished = transcript_import_run(import_run=transcript_import_claim(import_id=run.pk))
+    assert finished.status in ("succeeded", "failed")
+    assert not stored.exists() and list((tmp_path / "uploads").iterdir()) == []
+    finished.refresh_from_db()
+    assert finished.stored_path == ""
