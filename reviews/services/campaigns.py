@@ -16,6 +16,7 @@ Contracts
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -194,21 +195,47 @@ _CLAIM_SQL = """
       )
     ORDER BY position
     LIMIT 1
-    FOR UPDATE {skip}
+    FOR UPDATE SKIP LOCKED
 """
+_ANY_LEFT_SQL = """
+    SELECT EXISTS (
+        SELECT 1 FROM reviews_item
+        WHERE campaign_id = %s AND open_slots > 0
+          AND NOT EXISTS (
+              SELECT 1 FROM reviews_assignment a
+              WHERE a.item_id = reviews_item.id AND a.reviewer_id = %s
+          )
+    )
+"""
+#: How long a claim waits, in all, for items that other claims hold for a moment.
+_CLAIM_PATIENCE_S = 5.0
 
 
 def _lock_next_item(campaign_id: int, reviewer_id: int) -> int | None:
+    """Lock the next item this reviewer may take, or None when none is left for them.
+
+    SKIP LOCKED may pass over the only items left because other claims hold them for a moment.
+    Those claims take milliseconds, so we look again shortly, as long as some item still has a
+    free slot, and so an item with a free slot is never reported as none. (Waiting on the locks
+    instead, with a plain FOR UPDATE, deadlocked under load: a FOR UPDATE ... LIMIT 1 keeps its
+    lock on every row it locked and then found full, and two such waiters can hold what the
+    other waits for.)
+    """
+    deadline = time.monotonic() + _CLAIM_PATIENCE_S
+    pause = 0.001
     with connection.cursor() as cursor:
-        cursor.execute(_CLAIM_SQL.format(skip="SKIP LOCKED"), [campaign_id, reviewer_id])
-        row = cursor.fetchone()
-        if row is None:
-            # SKIP LOCKED may have passed over the only items left because another claim holds
-            # them for a moment. Wait for those locks instead (PostgreSQL re-checks open_slots
-            # once a lock is released), so an item with a free slot is never reported as none.
-            cursor.execute(_CLAIM_SQL.format(skip=""), [campaign_id, reviewer_id])
+        while True:
+            cursor.execute(_CLAIM_SQL, [campaign_id, reviewer_id])
             row = cursor.fetchone()
-    return row[0] if row else None
+            if row is not None:
+                return row[0]
+            cursor.execute(_ANY_LEFT_SQL, [campaign_id, reviewer_id])
+            if not cursor.fetchone()[0]:
+                return None
+            if time.monotonic() > deadline:
+                raise ValidationError("Many reviewers are claiming at once; try again in a moment.")
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
 
 
 def is_campaign_reviewer(campaign: Campaign, user: User) -> bool:
