@@ -1096,11 +1096,12 @@ def _openai_converter(limits: ImportLimits) -> Any:
     return convert
 
 
-class _PlainMessage(msgspec.Struct, omit_defaults=True, gc=False):
+class _PlainMessage(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=True, gc=False):
     """A message in the common shape: a known role and text content, nothing else that counts.
 
     The optional fields are typed ``None``: a row that really uses one fails to decode here and goes
-    the general way. Unknown keys are ignored, as the general path ignores them.
+    the general way. So does a row with keys we do not know: msgspec would skip them without
+    checking their UTF-8, and the general path rejects a row with invalid UTF-8 anywhere.
     """
 
     role: Literal["system", "developer", "user", "assistant", "tool"]
@@ -1110,7 +1111,7 @@ class _PlainMessage(msgspec.Struct, omit_defaults=True, gc=False):
     tool_call_id: None = None
 
 
-class _PlainRow(msgspec.Struct, gc=False):
+class _PlainRow(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     messages: list[_PlainMessage]
     external_id: str | int | None = None
     # Kept as JSON text: it is stored as it is, so decoding it would be wasted work.
@@ -1132,15 +1133,10 @@ def _openai_fast(limits: ImportLimits) -> Any:
     encode = msgspec.json.Encoder().encode
     sha256 = hashlib.sha256
     max_messages = limits.max_messages
-    errors = (msgspec.ValidationError, msgspec.DecodeError)
+    # Invalid UTF-8 in a decoded string surfaces as UnicodeDecodeError, not DecodeError.
+    errors = (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError)
 
     def fast(n: int, line: bytes) -> Record | None:
-        # msgspec does not check the UTF-8 of values it skips or keeps raw; PostgreSQL would.
-        if not line.isascii():
-            try:
-                line.decode("utf-8")
-            except UnicodeDecodeError:
-                return None
         try:
             row = decode(line)
         except errors:
@@ -1153,6 +1149,12 @@ def _openai_fast(limits: ImportLimits) -> Any:
             metadata = b"{}"
         elif metadata[0] != 0x7B:  # not an object
             return None
+        elif not metadata.isascii():
+            # The one part msgspec keeps raw, so the one part whose UTF-8 it has not checked.
+            try:
+                metadata.decode("utf-8")
+            except UnicodeDecodeError:
+                return None
         external_id = row.external_id
         if external_id is None:
             external_id = ""

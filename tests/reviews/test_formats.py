@@ -438,8 +438,8 @@ def test_openai_record_fields_and_blank_lines() -> None:
 
 _FAST_LINES = [
     jsonl(chat("q", "a"))[:-1],
-    # Key order, unknown keys (message and row level), nulls for optional fields.
-    b'{"zz": [1, {"a": 2}], "messages": [{"content": "c", "weight": 0, "role": "user"}, '
+    # Key order, nulls for optional fields.
+    b'{"messages": [{"content": "c", "role": "user"}, '
     b'{"role": "assistant", "content": "r", "name": null, "tool_calls": null}], '
     b'"external_id": null, "metadata": null, "tags": null, "model": null}',
     # Escapes of every kind, non-ASCII text, and metadata with tabs between tokens.
@@ -488,6 +488,9 @@ def test_fast_path_equals_general_path(index: int) -> None:
         {"messages": [{"role": "user", "content": "x"}], "tags": ["ok", 3]},
         {"messages": [{"role": "user", "content": 5}]},
         {"messages": [{"role": "user", "content": "x"}] * 3},
+        # Unknown keys: msgspec would skip them unchecked (their UTF-8 included).
+        {"messages": [{"role": "user", "content": "x", "weight": 0}]},
+        {"messages": [{"role": "user", "content": "x"}], "zz": [1, {"a": 2}]},
     ],
 )
 def test_fast_path_leaves_other_rows_to_the_general_path(row: dict) -> None:
@@ -495,8 +498,15 @@ def test_fast_path_leaves_other_rows_to_the_general_path(row: dict) -> None:
     assert F._openai_fast(ImportLimits(max_messages=2))(1, line) is None
 
 
-def test_fast_path_leaves_invalid_utf8_in_a_skipped_value_to_the_general_path() -> None:
-    line = b'{"messages": [{"role": "user", "content": "x"}], "other": "\xff"}'
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"messages": [{"role": "user", "content": "x"}], "other": "\xff"}',
+        b'{"messages": [{"role": "user", "content": "x"}], "metadata": {"k": "\xff"}}',
+        b'{"messages": [{"role": "user", "content": "caf\xc3"}]}',
+    ],
+)
+def test_fast_path_leaves_invalid_utf8_to_the_general_path(line: bytes) -> None:
     assert F._openai_fast(F._DEFAULT_LIMITS)(1, line) is None
     records, errors, _ = read(line + b"\n")
     assert records == [] and errors[0].line == 1 and "invalid UTF-8" in errors[0].message
