@@ -3,7 +3,7 @@ need. No access checks here (the views do them) and at most one query."""
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 from html import escape
 from typing import Any
 
@@ -96,6 +96,12 @@ def labeling_context(page: selectors.LabelingPage, workspace_slug: str) -> dict[
         if (campaign.pk, cc.clause_id, number) not in _CLAUSE_CACHE
     ]
     examples_of = selectors.examples_by_clause(missing) if missing else {}
+
+    # The severity menu differs between cards only by the chosen value: build each variant once.
+    @cache
+    def severity_html(current: str) -> SafeString:
+        return _choice_html(campaign.severity_scale, "severity", current, radio=False)
+
     cards = []
     for number, cc in enumerate(page.clauses, start=1):
         label = page.labels.get(cc.clause_id)
@@ -115,12 +121,7 @@ def labeling_context(page: selectors.LabelingPage, workspace_slug: str) -> dict[
                     label.verdict if label else "",
                     radio=True,
                 ),
-                "severity_html": _choice_html(
-                    campaign.severity_scale,
-                    "severity",
-                    label.severity if label else "",
-                    radio=False,
-                ),
+                "severity_html": severity_html(label.severity if label else ""),
                 "label": label,
                 "others": page.others.get(cc.clause_id, []),
             }

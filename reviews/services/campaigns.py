@@ -186,27 +186,17 @@ def campaign_create(
 # The claim query walks the partial index item_claimable (campaign, position) WHERE open_slots > 0,
 # so its cost does not grow with items already fully handed out. SKIP LOCKED lets concurrent
 # reviewers each take a different item instead of queueing on the same row.
-_CLAIM_SQL = """
-    SELECT id FROM reviews_item
+# Items this reviewer may still take: a free slot, and never held by them before.
+_OPEN_TO_REVIEWER = """
+    FROM reviews_item
     WHERE campaign_id = %s AND open_slots > 0
       AND NOT EXISTS (
           SELECT 1 FROM reviews_assignment a
           WHERE a.item_id = reviews_item.id AND a.reviewer_id = %s
       )
-    ORDER BY position
-    LIMIT 1
-    FOR UPDATE SKIP LOCKED
 """
-_ANY_LEFT_SQL = """
-    SELECT EXISTS (
-        SELECT 1 FROM reviews_item
-        WHERE campaign_id = %s AND open_slots > 0
-          AND NOT EXISTS (
-              SELECT 1 FROM reviews_assignment a
-              WHERE a.item_id = reviews_item.id AND a.reviewer_id = %s
-          )
-    )
-"""
+_CLAIM_SQL = f"SELECT id {_OPEN_TO_REVIEWER} ORDER BY position LIMIT 1 FOR UPDATE SKIP LOCKED"
+_ANY_LEFT_SQL = f"SELECT EXISTS (SELECT 1 {_OPEN_TO_REVIEWER})"
 #: How long a claim waits, in all, for items that other claims hold for a moment.
 _CLAIM_PATIENCE_S = 5.0
 

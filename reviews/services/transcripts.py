@@ -345,6 +345,31 @@ class _Batch:
     items: int = 0
 
 
+def _tags_text(tags: tuple[str, ...]) -> bytes | None:
+    if any(type(t) is not str or len(t) > _MAX_TAG for t in tags):
+        return None
+    quoted = ",".join('"' + t.replace("\\", "\\\\").replace('"', '\\"') + '"' for t in tags)
+    return _copy_text("{" + quoted + "}").encode()
+
+
+def _model_text(model: str) -> bytes | None:
+    return None if len(model) > _MAX_MODEL else _copy_text(model).encode()
+
+
+def _remember(
+    cache: dict[Any, bytes | None], key: Any, make: Callable[[Any], bytes | None]
+) -> bytes | None:
+    """``make(key)``, computed once per distinct key: files repeat a few tag lists and model
+    names over and over. The cache stops growing at 10,000 keys (a file of all-distinct values)."""
+    try:
+        return cache[key]
+    except KeyError:
+        value = make(key)
+        if len(cache) < 10_000:
+            cache[key] = value
+        return value
+
+
 class _RowBuilder:
     """Turns records into COPY lines (runs on the parser thread, so it touches no database)."""
 
@@ -356,35 +381,16 @@ class _RowBuilder:
             f"{import_run.workspace_id}\t{_copy_text(import_run.source or '')}\t"
             f"{import_run.pk}\t{timezone.now().isoformat()}\t"
         ).encode()
-        self._tags_cache: dict[tuple[str, ...], bytes] = {}
-        self._model_cache: dict[str, bytes] = {}
+        self._tags_cache: dict[Any, bytes | None] = {}
+        self._model_cache: dict[Any, bytes | None] = {}
 
     def _tags(self, tags: list[str]) -> bytes | None:
-        """The COPY text of a tag list; None if a tag is not text of at most _MAX_TAG chars.
-
-        Files repeat a few tag lists over and over: each distinct one is checked and quoted once.
-        """
-        key = tuple(tags)
-        cached = self._tags_cache.get(key)
-        if cached is None:
-            if any(type(t) is not str or len(t) > _MAX_TAG for t in tags):
-                return None
-            quoted = ",".join('"' + t.replace("\\", "\\\\").replace('"', '\\"') + '"' for t in tags)
-            cached = _copy_text("{" + quoted + "}").encode()
-            if len(self._tags_cache) < 10_000:
-                self._tags_cache[key] = cached
-        return cached
+        """The COPY text of a tag list; None if a tag is not text of at most _MAX_TAG chars."""
+        return _remember(self._tags_cache, tuple(tags), _tags_text)
 
     def _model(self, model: str) -> bytes | None:
-        """The COPY text of a model name (None if too long); cached like tags, for the same reason."""
-        cached = self._model_cache.get(model)
-        if cached is None:
-            if len(model) > _MAX_MODEL:
-                return None
-            cached = _copy_text(model).encode()
-            if len(self._model_cache) < 10_000:
-                self._model_cache[model] = cached
-        return cached
+        """The COPY text of a model name; None if it is too long."""
+        return _remember(self._model_cache, model, _model_text)
 
     def build(self, record: Record) -> _Row | RowError:
         external_id = record.external_id
@@ -491,23 +497,21 @@ class _Writer:
         """
         cursor = self.cursor
         cursor.execute("SELECT has_parameter_privilege('session_replication_role', 'SET')")
-        if not cursor.fetchone()[0]:
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            return False
-        cursor.execute(
-            """
-            SELECT (SELECT count(*) FROM (SELECT 1 FROM clausebook_workspace
-                                          WHERE id = %s FOR KEY SHARE) AS w),
-                   (SELECT count(*) FROM (SELECT 1 FROM reviews_transcriptimport
-                                          WHERE id = %s FOR KEY SHARE) AS i)
-            """,
-            [self.workspace_id, self.run.pk],
-        )
-        if cursor.fetchone() != (1, 1):
-            # Deleted under us: let the ordinary checks fail the import with PostgreSQL's error.
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            return False
-        return True
+        if cursor.fetchone()[0]:
+            cursor.execute(
+                """
+                SELECT (SELECT count(*) FROM (SELECT 1 FROM clausebook_workspace
+                                              WHERE id = %s FOR KEY SHARE) AS w),
+                       (SELECT count(*) FROM (SELECT 1 FROM reviews_transcriptimport
+                                              WHERE id = %s FOR KEY SHARE) AS i)
+                """,
+                [self.workspace_id, self.run.pk],
+            )
+            if cursor.fetchone() == (1, 1):
+                return True
+            # Deleted under us: the ordinary checks below fail the import with PostgreSQL's error.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        return False
 
     def _start_copy(self) -> Any:
         if self.replica:
