@@ -27,9 +27,10 @@ def _setup() -> dict[str, Any]:
     from django.utils import timezone
 
     from clausebook.models import Membership, Role, User, Workspace
-    from reviews.models import Campaign, Transcript
+    from reviews.models import Campaign
     from reviews.services.campaigns import campaign_create
     from specs.models import Clause, Example, Spec, SpecVersion, VersionStatus
+    from transcripts.models import Transcript
 
     workspace, _ = Workspace.objects.get_or_create(slug=WS, defaults={"name": "Bench labeling"})
     users = {}

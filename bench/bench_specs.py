@@ -93,7 +93,7 @@ def bench_parse_and_store() -> Result:
     samples = time_call(run, repeat=7)
     return Result(
         samples,
-        note="parse + store 80 clauses, 183 examples, eval scenarios, search vectors",
+        note="parse + store 80 clauses, 183 examples, eval eval_prompts, search vectors",
     )
 
 

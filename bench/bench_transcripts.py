@@ -26,7 +26,7 @@ _cache: dict[str, list[float]] = {}
 
 
 def _ensure_file() -> Path:
-    from reviews.formats import generate_openai_jsonl
+    from transcripts.formats import generate_openai_jsonl
 
     if not FILE.exists():
         FILE.parent.mkdir(parents=True, exist_ok=True)
@@ -38,9 +38,9 @@ def _ensure_file() -> Path:
 
 def _copy_lines() -> list[bytes]:
     """The import's own COPY lines for the file, built once (outside any timing)."""
-    from reviews.formats import Record, iter_records
-    from reviews.models import TranscriptImport
-    from reviews.services.transcripts import _RowBuilder
+    from transcripts.formats import Record, iter_records
+    from transcripts.models import TranscriptImport
+    from transcripts.services import _RowBuilder
 
     builder = _RowBuilder(TranscriptImport(pk=1, workspace_id=1, source="bench"))
     with open(_ensure_file(), "rb") as fh:
@@ -105,7 +105,7 @@ def _one_copy_run(lines: list[bytes]) -> float:
     """Raw COPY of the same rows (same columns, as text) into a fresh plain table."""
     from django.db import connection
 
-    from reviews.services.transcripts import _TRANSCRIPT_COLUMNS
+    from transcripts.services import _TRANSCRIPT_COLUMNS
 
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS bench_raw_copy")

@@ -84,8 +84,12 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "clausebook",
     "specs",
+    "transcripts",
     "reviews",
 ]
+
+# ``manage.py demo`` seeds in this order; each app's seeder takes (platform, stdout).
+DEMO_SEEDERS = ["specs.demo.seed", "transcripts.demo.seed", "reviews.demo.seed"]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -337,8 +341,8 @@ SPECTACULAR_SETTINGS = {
     # Several models have a "status"/"mode" field with different choices; name them explicitly
     # so the schema is stable and `spectacular --fail-on-warn` / `check --deploy` stay clean.
     "ENUM_NAME_OVERRIDES": {
-        "ImportStatusEnum": "reviews.models.TranscriptImport.Status",
-        "ImportModeEnum": "reviews.models.TranscriptImport.Mode",
+        "ImportStatusEnum": "transcripts.models.TranscriptImport.Status",
+        "ImportModeEnum": "transcripts.models.TranscriptImport.Mode",
     },
 }
 

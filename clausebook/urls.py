@@ -12,6 +12,7 @@ workspace_patterns = [
         "members/<int:membership_id>/remove/", views.member_remove, name="workspace-member-remove"
     ),
     path("specs/", include("specs.urls")),
+    path("", include("transcripts.urls")),
     path("", include("reviews.urls")),
 ]
 
@@ -20,6 +21,7 @@ api_workspace_patterns = [
     path("members/", api.MemberListView.as_view(), name="api-member-list"),
     path("members/<int:membership_id>/", api.MemberDetailView.as_view(), name="api-member-detail"),
     path("", include("specs.api_urls")),
+    path("", include("transcripts.api_urls")),
     path("", include("reviews.api_urls")),
 ]
 

@@ -15,6 +15,7 @@ from clausebook.rendering import render_markdown
 from reviews.forms import SkipForm
 from reviews.models import Campaign
 from reviews.selectors import campaigns as selectors
+from reviews.selectors import labels as label_selectors
 from reviews.services.labels import label_state
 from specs.rendering import render_clause_body, render_examples
 
@@ -95,7 +96,7 @@ def labeling_context(page: selectors.LabelingPage, workspace_slug: str) -> dict[
         for number, cc in enumerate(page.clauses, start=1)
         if (campaign.pk, cc.clause_id, number) not in _CLAUSE_CACHE
     ]
-    examples_of = selectors.examples_by_clause(missing) if missing else {}
+    examples_of = label_selectors.examples_by_clause(missing) if missing else {}
 
     # The severity menu differs between cards only by the chosen value: build each variant once.
     @cache

@@ -8,7 +8,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from specs.models import Clause, ClauseAlias, Scenario, Spec, SpecVersion
+from specs.models import Clause, ClauseAlias, EvalPrompt, Spec, SpecVersion
 
 
 @admin.register(Spec)
@@ -70,9 +70,8 @@ class ClauseAliasAdmin(admin.ModelAdmin):
     readonly_fields = ["spec", "old_key", "new_key", "status", "similarity", "decided_by"]
 
 
-@admin.register(Scenario)
-class ScenarioAdmin(admin.ModelAdmin):
-    list_display = ["title", "footnote_id", "source", "workspace", "flagged"]
-    list_filter = ["source", "flagged"]
+@admin.register(EvalPrompt)
+class EvalPromptAdmin(admin.ModelAdmin):
+    list_display = ["title", "footnote_id", "clause"]
     search_fields = ["title", "footnote_id"]
-    raw_id_fields = ["workspace", "clause", "origin_transcript", "import_run"]
+    raw_id_fields = ["clause"]

@@ -55,7 +55,7 @@ class VersionOutput(serializers.ModelSerializer):
             "source_sha256",
             "clause_count",
             "example_count",
-            "scenario_count",
+            "eval_prompt_count",
             "warnings",
             "created_at",
             "published_at",
@@ -118,7 +118,7 @@ class ExampleOutput(serializers.Serializer):
     origin = serializers.CharField()
 
 
-class ScenarioOutput(serializers.Serializer):
+class EvalPromptOutput(serializers.Serializer):
     id = serializers.IntegerField()
     footnote_id = serializers.CharField()
     position = serializers.IntegerField()
@@ -129,10 +129,10 @@ class ScenarioOutput(serializers.Serializer):
 class ClauseDetailOutput(ClauseOutput):
     body = serializers.CharField()
     examples = ExampleOutput(many=True)
-    scenarios = ScenarioOutput(many=True)
+    eval_prompts = EvalPromptOutput(many=True)
 
     class Meta(ClauseOutput.Meta):
-        fields = [*ClauseOutput.Meta.fields, "body", "examples", "scenarios"]
+        fields = [*ClauseOutput.Meta.fields, "body", "examples", "eval_prompts"]
 
 
 class SegmentField(serializers.ListField):
@@ -362,7 +362,7 @@ class ClauseDetailView(SpecScopedMixin, APIView):
         clause = (
             Clause.objects.filter(version=version, key=key)
             .select_related("parent")
-            .prefetch_related("examples", "scenarios")
+            .prefetch_related("examples", "eval_prompts")
             .first()
         )
         if clause is None:

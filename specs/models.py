@@ -1,4 +1,4 @@
-"""Specs, their immutable published versions, clauses, examples, scenarios and amendments."""
+"""Specs, their immutable published versions, clauses, examples, eval prompts and amendments."""
 
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ class SpecVersion(models.Model):
     )
     clause_count = models.PositiveIntegerField(default=0)
     example_count = models.PositiveIntegerField(default=0)
-    scenario_count = models.PositiveIntegerField(default=0)
+    eval_prompt_count = models.PositiveIntegerField(default=0)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
@@ -188,13 +188,6 @@ class Example(models.Model):
     origin = models.CharField(
         max_length=8, choices=ExampleOrigin.choices, default=ExampleOrigin.SPEC
     )
-    gold_example = models.ForeignKey(
-        "reviews.GoldExample",
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="spec_examples",
-    )
     source_line = models.PositiveIntegerField(default=0)
     search_vector = SearchVectorField(null=True, editable=False)
 
@@ -206,56 +199,26 @@ class Example(models.Model):
         ordering = ["clause_id", "position"]
 
 
-class Scenario(models.Model):
-    """A conversation prefix to run a model on: a spec's eval prompt or a prompt-only import."""
+class EvalPrompt(models.Model):
+    """A prompt from the spec's eval set, attached to the clause citing its footnote.
 
-    class Source(models.TextChoices):
-        SPEC_EVAL = "spec_eval", "Spec eval prompt"
-        IMPORT = "import", "Imported prompt"
-        TRANSCRIPT = "transcript", "Truncated transcript"
+    Spec content: it belongs to its clause's version and is as immutable as the clause once the
+    version is published. Re-runs read it through a ``transcripts.EvalPrompt``.
+    """
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="scenarios")
-    clause = models.ForeignKey(
-        Clause, on_delete=models.CASCADE, null=True, blank=True, related_name="scenarios"
-    )
-    source = models.CharField(max_length=12, choices=Source.choices)
-    footnote_id = models.CharField(max_length=20, blank=True)
+    clause = models.ForeignKey(Clause, on_delete=models.CASCADE, related_name="eval_prompts")
+    footnote_id = models.CharField(max_length=20)
     position = models.PositiveIntegerField(default=0)
     title = models.TextField(blank=True)
     messages = models.JSONField(default=list)
-    content_hash = models.CharField(max_length=64)
-    external_id = models.CharField(max_length=200, blank=True)
-    metadata = models.JSONField(default=dict, blank=True)
-    origin_transcript = models.ForeignKey(
-        "reviews.Transcript",
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="derived_scenarios",
-    )
-    import_run = models.ForeignKey(
-        "reviews.TranscriptImport",
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="scenarios",
-    )
-    flagged = models.BooleanField(default=False, help_text="Queued for a model re-run.")
-    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["clause", "footnote_id", "position"],
-                condition=models.Q(clause__isnull=False),
-                name="scenario_eval_unique",
-            ),
-            models.UniqueConstraint(
-                fields=["workspace", "content_hash"],
-                condition=models.Q(clause__isnull=True),
-                name="scenario_content_unique",
-            ),
+                fields=["clause", "footnote_id", "position"], name="eval_prompt_unique"
+            )
         ]
+        ordering = ["clause_id", "footnote_id", "position"]
 
 
 class AmendmentState(models.TextChoices):
@@ -281,13 +244,11 @@ class Amendment(models.Model):
         related_name="merged_amendments",
     )
     title = models.CharField(max_length=200)
-    description = models.TextField(blank=True)
+    rationale = models.TextField(blank=True)
     state = models.CharField(
         max_length=10, choices=AmendmentState.choices, default=AmendmentState.OPEN
     )
-    author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
-    )
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     revision = models.PositiveIntegerField(
         default=1, help_text="Optimistic lock: bumped on every change."
     )
@@ -296,26 +257,37 @@ class Amendment(models.Model):
 
 
 class AmendmentChange(models.Model):
+    """One change of an amendment. ``base`` is the clause as the change found it (its fields in the
+    base version), so a merge can tell whether the draft moved under it."""
+
     class Kind(models.TextChoices):
         ADD_CLAUSE = "add_clause", "Add clause"
         CHANGE_CLAUSE = "change_clause", "Change clause"
         REMOVE_CLAUSE = "remove_clause", "Remove clause"
+        MOVE_CLAUSE = "move_clause", "Move clause"
+        RENAME_KEY = "rename_key", "Rename key"
         ADD_EXAMPLE = "add_example", "Add example"
         REMOVE_EXAMPLE = "remove_example", "Remove example"
 
     amendment = models.ForeignKey(Amendment, on_delete=models.CASCADE, related_name="changes")
     kind = models.CharField(max_length=16, choices=Kind.choices)
     clause_key = models.CharField(max_length=120)
+    base = models.JSONField(default=dict, blank=True)
     payload = models.JSONField(default=dict, blank=True)
     position = models.PositiveIntegerField(default=0)
 
 
 class AmendmentApproval(models.Model):
+    """An editor's approval of one revision of an amendment: editing it after asks again."""
+
     amendment = models.ForeignKey(Amendment, on_delete=models.CASCADE, related_name="approvals")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    revision = models.PositiveIntegerField()
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["amendment", "user"], name="amendment_approval_unique")
+            models.UniqueConstraint(
+                fields=["amendment", "user", "revision"], name="amendment_approval_unique"
+            )
         ]

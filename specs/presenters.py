@@ -129,9 +129,9 @@ def clause_context(page: ClausePage, workspace_slug: str) -> dict[str, Any]:
         return f"{prefix}{key}/"
 
     clause = page.clause
-    scenarios_by_footnote: dict[str, list] = {}
-    for scenario in page.scenarios:
-        scenarios_by_footnote.setdefault(scenario.footnote_id, []).append(scenario)
+    eval_prompts_by_footnote: dict[str, list] = {}
+    for eval_prompt in page.eval_prompts:
+        eval_prompts_by_footnote.setdefault(eval_prompt.footnote_id, []).append(eval_prompt)
     history = [
         {
             "entry": entry,
@@ -154,7 +154,7 @@ def clause_context(page: ClausePage, workspace_slug: str) -> dict[str, Any]:
         "clause": clause,
         "authority_label": AUTHORITY_LABELS.get(clause.authority, ""),
         **_rendered_text(page, workspace_slug, clause_url),
-        "scenarios": sorted(scenarios_by_footnote.items()),
+        "eval_prompts": sorted(eval_prompts_by_footnote.items()),
         "history": history,
         "toc_html": toc_html(toc),
         "parents": parents,

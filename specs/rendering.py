@@ -3,7 +3,7 @@
 Clause bodies are untrusted Markdown. This module only adds structure around the sanitized
 output of ``render_markdown``: commentary admonitions become ``<div class="commentary">``,
 ``[?](#key)`` cross-references become links to the target clause's permalink with its title,
-and eval footnotes ``[^abcd]`` become small markers linking to the clause's scenarios.
+and eval footnotes ``[^abcd]`` become small markers linking to the clause's eval prompts.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def make_resolver(
     def resolve(href: str, text: str) -> tuple[str, str, str] | None:
         target = href[1:]
         if target.startswith("fn-"):
-            return f"#scenarios-{target[3:]}", target[3:], "footnote-ref"
+            return f"#eval-prompts-{target[3:]}", target[3:], "footnote-ref"
         title = titles.get(target)
         if title is None:
             return None if text and text != "?" else (href, target, "xref missing")

@@ -18,7 +18,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from clausebook.models import Workspace
 from specs.diffing import ClauseSnapshot, SpecDiff, diff_versions
-from specs.models import Clause, ClauseAlias, Example, Scenario, Spec, SpecVersion
+from specs.models import Clause, ClauseAlias, EvalPrompt, Example, Spec, SpecVersion
 from specs.services import EXAMPLE_TEXT_SQL
 from specs.spec_markdown import (
     Candidate,
@@ -120,7 +120,7 @@ class ClausePage:
     toc: list[TocEntry]
     clause: Clause
     examples: list[Example]
-    scenarios: list[Scenario]
+    eval_prompts: list[EvalPrompt]
     history: list[HistoryEntry]
     titles: dict[str, str] = field(default_factory=dict)  # key -> title, for cross-references
 
@@ -213,7 +213,7 @@ def clause_history(
 
 def clause_page(version: SpecVersion, key: str) -> ClausePage:
     """Everything the clause page shows, in a fixed number of queries whatever the clause:
-    versions, TOC, the clause, its examples, its scenarios, aliases and history (7)."""
+    versions, TOC, the clause, its examples, its eval prompts, aliases and history (7)."""
     versions = versions_of(version.spec)
     toc = version_toc(version)
     clause = Clause.objects.filter(version=version, key=key).first()
@@ -221,10 +221,8 @@ def clause_page(version: SpecVersion, key: str) -> ClausePage:
         raise Http404("No such clause in this version")
     clause.version = version  # avoid a query when templates or __str__ touch it
     examples = list(Example.objects.filter(clause=clause).order_by("position"))
-    scenarios = list(
-        Scenario.objects.filter(clause=clause, workspace_id=version.spec.workspace_id).order_by(
-            "footnote_id", "position"
-        )
+    eval_prompts = list(
+        EvalPrompt.objects.filter(clause=clause).order_by("footnote_id", "position")
     )
     return ClausePage(
         version=version,
@@ -232,7 +230,7 @@ def clause_page(version: SpecVersion, key: str) -> ClausePage:
         toc=toc,
         clause=clause,
         examples=examples,
-        scenarios=scenarios,
+        eval_prompts=eval_prompts,
         history=clause_history(version.spec, clause.key, versions, version),
         titles={entry.key: entry.title for entry in toc},
     )

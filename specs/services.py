@@ -7,7 +7,6 @@ benchmarks all call these, and each records an audit event in the same transacti
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import asdict
 from pathlib import Path
 
@@ -20,8 +19,8 @@ from clausebook.models import User, Workspace
 from specs.models import (
     Clause,
     ClauseAlias,
+    EvalPrompt,
     Example,
-    Scenario,
     Spec,
     SpecVersion,
     VersionStatus,
@@ -76,7 +75,7 @@ def _turn_to_json(turn: Turn) -> dict:
     return {"comparison": [asdict(candidate) for candidate in turn.comparison or ()]}
 
 
-def _scenario_messages(example: ParsedExample) -> list[dict[str, str]]:
+def _eval_prompt_messages(example: ParsedExample) -> list[dict[str, str]]:
     """Normalised ``[{role, content}]``; a graded comparison contributes its first candidate."""
     messages: list[dict[str, str]] = []
     for turn in example.turns:
@@ -122,7 +121,7 @@ def spec_version_import(
 
     Raises ``SpecSyntaxError`` (``.line``, ``.message``) on bad Markdown and ValidationError if
     the label is taken; in both cases nothing is stored. ``eval_examples`` maps footnote ids to
-    the text of their eval prompt files: each footnote cited by a clause becomes Scenario rows
+    the text of their eval prompt files: each footnote cited by a clause becomes EvalPrompt rows
     on the first clause citing it; footnotes without a file, and eval files that do not parse,
     become warnings on the version (never fatal).
     """
@@ -188,8 +187,8 @@ def spec_version_import(
     ]
     Example.objects.bulk_create(examples, batch_size=1000)
 
-    scenarios = _scenarios_for(spec, parsed.clauses, clause_rows, eval_examples, warnings)
-    Scenario.objects.bulk_create(scenarios, batch_size=1000)
+    eval_prompts = _eval_prompts_for(spec, parsed.clauses, clause_rows, eval_examples, warnings)
+    EvalPrompt.objects.bulk_create(eval_prompts, batch_size=1000)
 
     with connection.cursor() as cursor:
         cursor.execute(_CLAUSE_VECTOR_SQL, [version.pk])
@@ -198,8 +197,8 @@ def spec_version_import(
     version.warnings = warnings
     version.clause_count = len(clause_rows)
     version.example_count = len(examples)
-    version.scenario_count = len(scenarios)
-    version.save(update_fields=["warnings", "clause_count", "example_count", "scenario_count"])
+    version.eval_prompt_count = len(eval_prompts)
+    version.save(update_fields=["warnings", "clause_count", "example_count", "eval_prompt_count"])
     audit.record(
         verb="spec_version.import",
         actor=actor,
@@ -210,23 +209,23 @@ def spec_version_import(
             "filename": filename,
             "clauses": len(clause_rows),
             "examples": len(examples),
-            "scenarios": len(scenarios),
+            "eval_prompts": len(eval_prompts),
             "warnings": len(warnings),
         },
     )
     return version
 
 
-def _scenarios_for(
+def _eval_prompts_for(
     spec: Spec,
     parsed_clauses: list,
     clause_rows: list[Clause],
     eval_examples: dict[str, str] | None,
     warnings: list[str],
-) -> list[Scenario]:
+) -> list[EvalPrompt]:
     if eval_examples is None:
         return []
-    scenarios: list[Scenario] = []
+    eval_prompts: list[EvalPrompt] = []
     seen: set[str] = set()
     for parsed_clause, row in zip(parsed_clauses, clause_rows, strict=True):
         for footnote in parsed_clause.footnotes:
@@ -246,21 +245,17 @@ def _scenarios_for(
                 warnings.append(f"{footnote}.md line {error.line}: {error.message}")
                 continue
             for position, prompt in enumerate(prompts):
-                messages = _scenario_messages(prompt)
-                digest = json.dumps(messages, ensure_ascii=False, sort_keys=True)
-                scenarios.append(
-                    Scenario(
-                        workspace=spec.workspace,
+                messages = _eval_prompt_messages(prompt)
+                eval_prompts.append(
+                    EvalPrompt(
                         clause=row,
-                        source=Scenario.Source.SPEC_EVAL,
                         footnote_id=footnote,
                         position=position,
                         title=prompt.title,
                         messages=messages,
-                        content_hash=hashlib.sha256(digest.encode("utf-8")).hexdigest(),
                     )
                 )
-    return scenarios
+    return eval_prompts
 
 
 @transaction.atomic

@@ -124,7 +124,7 @@ class Samples:
 
     @cached_property
     def scenario(self):  # type: ignore[no-untyped-def]
-        from specs.models import Scenario
+        from transcripts.models import Scenario
 
         return Scenario.objects.create(
             workspace=self.p.workspace,
@@ -135,7 +135,7 @@ class Samples:
 
     @cached_property
     def transcript_import(self):  # type: ignore[no-untyped-def]
-        from reviews.models import TranscriptImport
+        from transcripts.models import TranscriptImport
 
         return TranscriptImport.objects.create(
             workspace=self.p.workspace, created_by=self.p.editor, source="upload", errors=[]
@@ -143,7 +143,7 @@ class Samples:
 
     @cached_property
     def transcript(self):  # type: ignore[no-untyped-def]
-        from reviews.models import Transcript
+        from transcripts.models import Transcript
 
         return Transcript.objects.create(
             workspace=self.p.workspace,

@@ -9,9 +9,9 @@ import time
 import pytest
 
 from clausebook.models import Invitation
-from reviews.models import Transcript, TranscriptImport
-from reviews.services.transcripts import transcript_import_create, transcript_import_run
 from tests.conftest import WORKER_LOG, wait_for
+from transcripts.models import Transcript, TranscriptImport
+from transcripts.services import transcript_import_create, transcript_import_run
 
 YAML_PAYLOAD = b"- !!python/object/apply:os.system ['touch /tmp/clausebook-pwned']\n"
 

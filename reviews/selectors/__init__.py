@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from clausebook.models import User, Workspace
-from reviews.models import Assignment, Campaign, Transcript
+from reviews.models import Assignment, Campaign
+from transcripts.models import Transcript
 
 
 def dashboard_summary(workspace: Workspace, user: User) -> dict[str, Any]:

@@ -27,8 +27,9 @@ from django.utils import timezone
 
 from clausebook import audit
 from clausebook.models import Membership, Role, User, Workspace
-from reviews.models import Assignment, Campaign, CampaignClause, CampaignReviewer, Item, Transcript
+from reviews.models import Assignment, Campaign, CampaignClause, CampaignReviewer, Item
 from specs.models import Clause, SpecVersion, VersionStatus
+from transcripts.models import Transcript
 
 Scale = list[dict[str, str]]
 

@@ -38,10 +38,10 @@ from reviews.models import (
     Item,
     ItemState,
     Label,
-    Transcript,
 )
 from reviews.services.campaigns import lock_own_active_assignment
 from specs.models import Clause
+from transcripts.models import Transcript
 
 MAX_RATIONALE = 20_000
 MAX_SPANS = 100

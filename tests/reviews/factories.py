@@ -16,8 +16,9 @@ from typing import Any
 from django.utils import timezone
 
 from clausebook.models import User, Workspace
-from reviews.models import Campaign, Transcript
+from reviews.models import Campaign
 from specs.models import Authority, Clause, Example, Spec, SpecVersion, VersionStatus
+from transcripts.models import Transcript
 
 _seq = count(1)
 

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from clausebook.models import Membership, Role
-from reviews import demo_campaigns
+from reviews import demo as demo_campaigns
 from reviews.models import Campaign, CampaignReviewer
 from tests.factories import UserFactory
 from tests.reviews.factories import make_published_version, make_transcript

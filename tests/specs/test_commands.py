@@ -110,4 +110,4 @@ def test_the_demo_loads_all_five_versions_published_and_is_idempotent(personas) 
     versions = SpecVersion.objects.filter(spec=spec)
     assert versions.count() == 5
     assert set(versions.values_list("status", flat=True)) == {"published"}
-    assert all(v.scenario_count > 0 for v in versions)
+    assert all(v.eval_prompt_count > 0 for v in versions)

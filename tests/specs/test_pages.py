@@ -50,8 +50,8 @@ def test_footnotes_link_to_the_eval_prompts_of_the_clause(load_version, personas
         personas.client_for(personas.viewer).get(clause_url("2025-12-18", clause.key)).content
     ).decode()
     footnote = clause.footnotes[0]
-    assert f'href="#scenarios-{footnote}"' in html
-    assert f'id="scenarios-{footnote}"' in html
+    assert f'href="#eval_prompts-{footnote}"' in html
+    assert f'id="eval_prompts-{footnote}"' in html
 
 
 @pytest.mark.parametrize("key", ["overview", "follow_all_applicable_instructions", "be_warm"])

@@ -7,7 +7,7 @@ from django.db import connection
 
 from clausebook.models import AuditEvent
 from specs import services
-from specs.models import Clause, Example, Scenario, SpecVersion, VersionStatus
+from specs.models import Clause, EvalPrompt, Example, SpecVersion, VersionStatus
 from specs.spec_markdown import SpecSyntaxError
 from tests.specs.conftest import spec_text
 
@@ -23,8 +23,8 @@ def test_it_imports_the_2025_12_18_version_with_all_clauses_examples_and_scenari
     assert Clause.objects.filter(version=version).count() == 80
     assert version.example_count == 183
     assert Example.objects.filter(clause__version=version).count() == 183
-    assert version.scenario_count > 100
-    assert Scenario.objects.filter(clause__version=version).count() == version.scenario_count
+    assert version.eval_prompt_count > 100
+    assert EvalPrompt.objects.filter(clause__version=version).count() == version.eval_prompt_count
     assert AuditEvent.objects.filter(verb="spec_version.import", target_id=str(version.pk)).exists()
 
 
@@ -46,11 +46,13 @@ def test_it_keeps_platform_as_written_in_older_versions(load_version) -> None:
 
 def test_it_attaches_eval_prompts_to_the_clause_that_cites_them(load_version) -> None:
     version = load_version("2025-12-18", publish=False)
-    scenario = Scenario.objects.filter(clause__version=version).select_related("clause").first()
-    assert scenario is not None
-    assert scenario.footnote_id in scenario.clause.footnotes
-    assert scenario.messages[0]["role"] in {"user", "system", "developer"}
-    assert scenario.source == Scenario.Source.SPEC_EVAL
+    eval_prompt = (
+        EvalPrompt.objects.filter(clause__version=version).select_related("clause").first()
+    )
+    assert eval_prompt is not None
+    assert eval_prompt.footnote_id in eval_prompt.clause.footnotes
+    assert eval_prompt.messages[0]["role"] in {"user", "system", "developer"}
+    assert eval_prompt.source == EvalPrompt.Source.SPEC_EVAL
 
 
 def test_it_reports_a_dangling_footnote_as_a_warning_not_an_error(spec, personas) -> None:

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection
+from django.utils.module_loading import import_string
 
 from clausebook.demo import DEMO_PASSWORD, DEMO_USERS
 
@@ -80,12 +81,9 @@ class Command(BaseCommand):
         from clausebook.demo import seed_platform
 
         platform = seed_platform()
-        for module in ("specs.demo", "reviews.demo"):
-            try:
-                seeder = __import__(module, fromlist=["seed"])
-            except ModuleNotFoundError:
-                continue
-            seeder.seed(platform, stdout=self.stdout)
+        # The registry in settings is the one place that names each app's seeder, in order.
+        for dotted in settings.DEMO_SEEDERS:
+            import_string(dotted)(platform, stdout=self.stdout)
 
     def print_banner(self, url: str, elapsed: float) -> None:
         width = max(len(email) for email, _, _ in DEMO_USERS) + 2

@@ -23,7 +23,7 @@ class Command(BaseCommand):
     help = (
         "Import one or more spec versions from Markdown (Model Spec dialect or plain). Each file "
         "is all-or-nothing; the label defaults to the file name without .md. Eval prompt "
-        "folders (--examples) attach scenarios to the clauses citing their footnotes."
+        "folders (--examples) attach eval prompts to the clauses citing their footnotes."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -121,7 +121,7 @@ class Command(BaseCommand):
             "status": version.status,
             "clauses": version.clause_count,
             "examples": version.example_count,
-            "scenarios": version.scenario_count,
+            "eval_prompts": version.eval_prompt_count,
             "warnings": version.warnings,
             "seconds": round(time.monotonic() - started, 3),
         }
@@ -129,7 +129,7 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"Imported {path} as {spec.slug} {version.label} ({version.status}): "
                 f"{version.clause_count} clauses, {version.example_count} examples, "
-                f"{version.scenario_count} scenarios, {len(version.warnings)} warnings "
+                f"{version.eval_prompt_count} eval prompts, {len(version.warnings)} warnings "
                 f"in {summary['seconds']:.2f} s"
             )
             for warning in version.warnings:

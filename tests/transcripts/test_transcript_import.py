@@ -11,15 +11,14 @@ import pytest
 from django.conf import settings as django_settings
 
 from clausebook.models import AuditEvent
-from reviews.formats import generate_openai_jsonl
-from reviews.models import Transcript, TranscriptImport
-from reviews.services.transcripts import (
+from transcripts.formats import generate_openai_jsonl
+from transcripts.models import Scenario, Transcript, TranscriptImport
+from transcripts.services import (
     ImportTooLarge,
     transcript_import_claim,
     transcript_import_create,
     transcript_import_run,
 )
-from specs.models import Scenario
 
 pytestmark = pytest.mark.django_db
 
@@ -338,7 +337,7 @@ def test_more_rows_than_one_batch_are_all_written_and_deduplicated(personas, tmp
 def test_a_conversation_stored_by_someone_else_mid_import_is_counted_not_fatal(
     personas, monkeypatch
 ):
-    from reviews.services import transcripts as service
+    from transcripts import services as service
 
     run_import(personas.workspace, jsonl(chat(1)))
     real_check = service._Writer._check

@@ -2,8 +2,9 @@
 
 from django.urls import path
 
-from reviews.views import transcripts as views
+from transcripts import views
 
+app_name = "transcripts"
 urlpatterns = [
     path("transcripts/", views.transcript_list, name="transcript-list"),
     path("transcripts/<int:transcript_id>/", views.transcript_detail, name="transcript-detail"),

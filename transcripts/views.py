@@ -19,9 +19,8 @@ from django.views.decorators.http import require_http_methods
 
 from clausebook.access import workspace_member
 from clausebook.models import Role
-from reviews.forms import TranscriptImportForm
-from reviews.selectors import transcripts as selectors
-from reviews.services import transcripts as services
+from transcripts import selectors, services
+from transcripts.forms import TranscriptImportForm
 
 PAGE_SIZE = 50
 FOLD_CHARS = 2000
@@ -83,7 +82,7 @@ def transcript_list(request: HttpRequest) -> HttpResponse:
         "sources": selectors.transcript_sources(request.workspace),
         "can_import": request.membership.role >= Role.EDITOR,
     }
-    return render(request, "reviews/transcripts/list.html", context)
+    return render(request, "transcripts/list.html", context)
 
 
 @workspace_member(Role.REVIEWER)
@@ -95,7 +94,7 @@ def transcript_detail(request: HttpRequest, transcript_id: int) -> HttpResponse:
         "metadata": _metadata_rows(transcript.metadata),
         "siblings": selectors.transcript_pair_siblings(transcript),
     }
-    return render(request, "reviews/transcripts/detail.html", context)
+    return render(request, "transcripts/detail.html", context)
 
 
 @workspace_member(Role.REVIEWER)
@@ -104,7 +103,7 @@ def import_list(request: HttpRequest) -> HttpResponse:
         request.GET.get("page")
     )
     context = {"page": page, "can_import": request.membership.role >= Role.EDITOR}
-    return render(request, "reviews/transcripts/import_list.html", context)
+    return render(request, "transcripts/import_list.html", context)
 
 
 @workspace_member(Role.EDITOR)
@@ -131,15 +130,15 @@ def import_create(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "Upload received; the import runs in the background.")
             return redirect(
-                "reviews:import-detail", workspace=request.workspace.slug, import_id=run.pk
+                "transcripts:import-detail", workspace=request.workspace.slug, import_id=run.pk
             )
-    return render(request, "reviews/transcripts/import_form.html", {"form": form})
+    return render(request, "transcripts/import_form.html", {"form": form})
 
 
 @workspace_member(Role.REVIEWER)
 def import_detail(request: HttpRequest, import_id: int) -> HttpResponse:
     run = selectors.import_get(request.workspace, import_id)
-    template = "reviews/transcripts/import_detail.html"
+    template = "transcripts/import_detail.html"
     if request.htmx:
         # The progress region polls itself; it is rendered alone (authorized above, like the page).
         template += "#progress"

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
-from reviews.models import Transcript, TranscriptImport
-from reviews.services.transcripts import (
+from transcripts.models import Transcript, TranscriptImport
+from transcripts.services import (
     transcript_import_claim,
     transcript_import_create,
     transcript_import_run,
@@ -62,11 +62,11 @@ def import_bytes(workspace, data: bytes, **options) -> TranscriptImport:
 def urls(workspace, transcript_id: int, import_id: int) -> dict[str, str]:
     slug = workspace.slug
     return {
-        "transcript-list": reverse("reviews:transcript-list", args=[slug]),
-        "transcript-detail": reverse("reviews:transcript-detail", args=[slug, transcript_id]),
-        "import-list": reverse("reviews:import-list", args=[slug]),
-        "import-create": reverse("reviews:import-create", args=[slug]),
-        "import-detail": reverse("reviews:import-detail", args=[slug, import_id]),
+        "transcript-list": reverse("transcripts:transcript-list", args=[slug]),
+        "transcript-detail": reverse("transcripts:transcript-detail", args=[slug, transcript_id]),
+        "import-list": reverse("transcripts:import-list", args=[slug]),
+        "import-create": reverse("transcripts:import-create", args=[slug]),
+        "import-detail": reverse("transcripts:import-detail", args=[slug, import_id]),
     }
 
 
@@ -111,7 +111,7 @@ def test_the_transcript_list_filters_searches_and_pins_its_query_count(
     make_transcripts(personas.workspace, 30, content="Beta", tags=["beta"], source="s2")
     make_transcripts(personas.other_workspace, 5, content="Alpha")
     client = personas.client_for(personas.reviewer)
-    url = reverse("reviews:transcript-list", args=[personas.workspace.slug])
+    url = reverse("transcripts:transcript-list", args=[personas.workspace.slug])
     # session, user, membership, nav workspaces, count, page, sources
     with django_assert_num_queries(7):
         response = client.get(url)
@@ -128,7 +128,7 @@ def test_the_transcript_list_filters_searches_and_pins_its_query_count(
 def test_the_transcript_page_pins_its_query_count(personas, django_assert_num_queries):
     (transcript,) = make_transcripts(personas.workspace, 1)
     client = personas.client_for(personas.reviewer)
-    url = reverse("reviews:transcript-detail", args=[personas.workspace.slug, transcript.pk])
+    url = reverse("transcripts:transcript-detail", args=[personas.workspace.slug, transcript.pk])
     # session, user, membership, nav workspaces, transcript with its provenance
     with django_assert_num_queries(5):
         assert client.get(url).status_code == 200
@@ -139,7 +139,7 @@ def test_t01_the_transcript_page_escapes_script_and_event_handlers(personas):
     transcript.messages.append({"role": "tool", "content": XSS, "tool_call_id": XSS, "name": XSS})
     transcript.save()
     response = personas.client_for(personas.reviewer).get(
-        reverse("reviews:transcript-detail", args=[personas.workspace.slug, transcript.pk])
+        reverse("transcripts:transcript-detail", args=[personas.workspace.slug, transcript.pk])
     )
     html = response.text
     assert "<script>window.__pwn" not in html
@@ -153,7 +153,9 @@ def test_t03_htmx_attributes_in_content_are_stripped_and_the_region_is_hx_disabl
     (transcript,) = make_transcripts(personas.workspace, 1, content=HTMX)
     html = (
         personas.client_for(personas.reviewer)
-        .get(reverse("reviews:transcript-detail", args=[personas.workspace.slug, transcript.pk]))
+        .get(
+            reverse("transcripts:transcript-detail", args=[personas.workspace.slug, transcript.pk])
+        )
         .text
     )
     conversation = html.split('aria-label="Conversation"', 1)[1].split("</section>", 1)[0]
@@ -182,7 +184,9 @@ def test_long_messages_fold_and_tool_calls_show_as_code(personas):
     transcript.save()
     html = (
         personas.client_for(personas.reviewer)
-        .get(reverse("reviews:transcript-detail", args=[personas.workspace.slug, transcript.pk]))
+        .get(
+            reverse("transcripts:transcript-detail", args=[personas.workspace.slug, transcript.pk])
+        )
         .text
     )
     assert '<details class="fold">' in html and "5000 characters" in html
@@ -198,7 +202,7 @@ def test_the_import_page_renders_only_its_progress_partial_for_htmx(personas):
         bytes_read=420,
     )
     client = personas.client_for(personas.reviewer)
-    url = reverse("reviews:import-detail", args=[personas.workspace.slug, run.pk])
+    url = reverse("transcripts:import-detail", args=[personas.workspace.slug, run.pk])
     partial = client.get(url, headers={"HX-Request": "true"}).text
     assert "<html" not in partial and 'id="import-progress"' in partial
     assert 'hx-trigger="every 1s"' in partial and "42%" in partial
@@ -217,7 +221,7 @@ def test_the_import_page_lists_rejected_rows_with_line_numbers_escaped(personas)
     )
     html = (
         personas.client_for(personas.reviewer)
-        .get(reverse("reviews:import-detail", args=[personas.workspace.slug, run.pk]))
+        .get(reverse("transcripts:import-detail", args=[personas.workspace.slug, run.pk]))
         .text
     )
     assert "Failed" in html and "messages[0].role" in html
@@ -231,7 +235,9 @@ def test_import_list_pins_its_query_count(personas, django_assert_num_queries):
     # session, user, membership, nav workspaces, count, page with users
     with django_assert_num_queries(6):
         assert (
-            client.get(reverse("reviews:import-list", args=[personas.workspace.slug])).status_code
+            client.get(
+                reverse("transcripts:import-list", args=[personas.workspace.slug])
+            ).status_code
             == 200
         )
 
@@ -244,13 +250,13 @@ def test_t21_uploading_through_the_form_stores_a_server_named_file_and_queues_th
     upload = io.BytesIO(json.dumps({"messages": [{"role": "user", "content": "hi"}]}).encode())
     upload.name = "../../evil name.jsonl"
     response = client.post(
-        reverse("reviews:import-create", args=[personas.workspace.slug]),
+        reverse("transcripts:import-create", args=[personas.workspace.slug]),
         {"file": upload, "format": "", "tags": "a, b", "source": "form"},
     )
     run = TranscriptImport.objects.get(workspace=personas.workspace)
     assert response.status_code == 302
     assert response["Location"] == reverse(
-        "reviews:import-detail", args=[personas.workspace.slug, run.pk]
+        "transcripts:import-detail", args=[personas.workspace.slug, run.pk]
     )
     assert (run.status, run.tags, run.source, run.filename) == (
         "queued",
@@ -268,7 +274,7 @@ def test_an_upload_over_the_limit_gets_a_clear_message(personas, settings, tmp_p
     upload = io.BytesIO(b"x" * 500)
     upload.name = "big.jsonl"
     response = personas.client_for(personas.editor).post(
-        reverse("reviews:import-create", args=[personas.workspace.slug]), {"file": upload}
+        reverse("transcripts:import-create", args=[personas.workspace.slug]), {"file": upload}
     )
     assert response.status_code == 200
     assert "the limit is 100 bytes" in response.text

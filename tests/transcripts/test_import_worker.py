@@ -9,10 +9,10 @@ import pytest
 from django.db import transaction
 from django.urls import reverse
 
-from reviews.models import Transcript, TranscriptImport
-from reviews.services.transcripts import transcript_import_create
 from tests.conftest import wait_for
 from tests.factories import TEST_PASSWORD
+from transcripts.models import Transcript, TranscriptImport
+from transcripts.services import transcript_import_create
 
 XSS = '<script>window.__pwn=1</script><img src=x onerror="window.__pwn=1">'
 
@@ -54,7 +54,7 @@ def test_t33_a_real_worker_runs_an_upload_and_the_progress_partial_reaches_100(
     upload = io.BytesIO(chats(40))
     upload.name = "forty.jsonl"
     response = client.post(
-        reverse("reviews:import-create", args=[personas.workspace.slug]),
+        reverse("transcripts:import-create", args=[personas.workspace.slug]),
         {"file": upload, "source": "worker test"},
     )
     assert response.status_code == 302
@@ -109,7 +109,7 @@ def test_t01_the_canary_stays_undefined_on_the_transcript_page(
     page.on("request", lambda request: requests.append(request.url))
     page.goto(
         live_server.url
-        + reverse("reviews:transcript-detail", args=[personas.workspace.slug, transcript.pk])
+        + reverse("transcripts:transcript-detail", args=[personas.workspace.slug, transcript.pk])
     )
     page.wait_for_load_state("networkidle")
     assert page.evaluate("typeof window.__pwn") == "undefined"
@@ -129,7 +129,9 @@ def test_uploading_a_file_shows_a_progress_bar_that_reaches_done(
     path = tmp_path / "upload.jsonl"
     path.write_bytes(chats(200))
     sign_in(page, live_server, personas.editor)
-    page.goto(live_server.url + reverse("reviews:import-create", args=[personas.workspace.slug]))
+    page.goto(
+        live_server.url + reverse("transcripts:import-create", args=[personas.workspace.slug])
+    )
     page.set_input_files("input[name=file]", str(path))
     page.fill("input[name=source]", "browser upload")
     page.click("form.import-form button[type=submit]")

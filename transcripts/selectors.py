@@ -10,7 +10,7 @@ from django.db.models.functions import Cast
 from django.shortcuts import get_object_or_404
 
 from clausebook.models import Workspace
-from reviews.models import Transcript, TranscriptImport
+from transcripts.models import Transcript, TranscriptImport
 
 
 class FirstUserText(Func):

@@ -10,8 +10,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
 
-from reviews.models import Transcript, TranscriptImport
-from reviews.tasks import run_transcript_import
+from transcripts.models import Transcript, TranscriptImport
+from transcripts.tasks import run_transcript_import
 
 pytestmark = pytest.mark.django_db
 

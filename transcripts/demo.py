@@ -17,8 +17,8 @@ from typing import Any
 
 from django.conf import settings
 
-from reviews.models import TranscriptImport
-from reviews.services.transcripts import (
+from transcripts.models import TranscriptImport
+from transcripts.services import (
     transcript_import_claim,
     transcript_import_create,
     transcript_import_run,

@@ -13,9 +13,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from clausebook.cli import actor_option, workspace_option
-from reviews.formats import FORMATS
-from reviews.models import TranscriptImport
-from reviews.services.transcripts import transcript_import_path
+from transcripts.formats import FORMATS
+from transcripts.models import TranscriptImport
+from transcripts.services import transcript_import_path
 
 SHOWN_ERRORS = 20
 

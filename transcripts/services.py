@@ -3,7 +3,7 @@
 An import is two steps. :func:`transcript_import_create` stores the upload under a server-generated
 name and records a queued :class:`~reviews.models.TranscriptImport`; the Celery task (or the CLI, in
 process) then calls :func:`transcript_import_run`, which streams the file through
-:func:`reviews.formats.iter_records` and writes in batches:
+:func:`transcripts.formats.iter_records` and writes in batches:
 
 * each batch is ``COPY``-ed into a temporary staging table, then moved into ``reviews_transcript``
   with ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``, so duplicates (same content in the workspace,
@@ -38,7 +38,7 @@ from django.utils import timezone
 
 from clausebook import audit
 from clausebook.models import User, Workspace
-from reviews.formats import (
+from transcripts.formats import (
     FORMATS,
     FormatError,
     ImportLimits,
@@ -47,7 +47,7 @@ from reviews.formats import (
     RowError,
     iter_records,
 )
-from reviews.models import TranscriptImport
+from transcripts.models import TranscriptImport
 
 #: Records per COPY batch: large enough to amortise round trips, small enough to bound memory and
 #: the tail (the last batch is written after parsing ends, with nothing left to overlap it).
@@ -197,7 +197,7 @@ def transcript_import_create(
         data={"format": format or "auto", "mode": mode, "size_bytes": size_bytes},
     )
     if enqueue:
-        from reviews.tasks import run_transcript_import
+        from transcripts.tasks import run_transcript_import
 
         # On commit: a worker must never look for a row that a rollback took away (T33).
         run_transcript_import.delay_on_commit(import_run.pk)
@@ -678,7 +678,7 @@ class _Writer:
         return fresh
 
     def _write_scenarios(self, records: list[Record]) -> None:
-        from specs.models import Scenario
+        from transcripts.models import Scenario
 
         hashes = {r.content_hash for r in records}
         existing = set(
@@ -721,7 +721,7 @@ def transcript_import_run(
     """Run a claimed import to completion and return it with final status and counters.
 
     Reads ``stream`` if given, else the stored upload. Never raises for bad input: a
-    :class:`~reviews.formats.FormatError` (unknown format, limits) or, in ``all_or_nothing`` mode,
+    :class:`~transcripts.formats.FormatError` (unknown format, limits) or, in ``all_or_nothing`` mode,
     any rejected row leaves 0 rows written and status ``failed`` with ``error_message`` and ``errors``
     (every rejected row's line, field and message, the first 1,000 stored). Records one audit event.
     ``progress`` is called after every batch with the import (counters updated, not saved).

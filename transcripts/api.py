@@ -13,7 +13,6 @@ from typing import Any
 
 import orjson
 from django.core.exceptions import ValidationError
-from django.urls import path
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import APIException
@@ -24,10 +23,9 @@ from rest_framework.views import APIView
 from clausebook.access import WorkspaceAPIMixin
 from clausebook.models import Role
 from clausebook.pagination import CreatedCursorPagination
-from reviews.formats import FORMATS
-from reviews.models import Transcript, TranscriptImport
-from reviews.selectors import transcripts as selectors
-from reviews.services import transcripts as services
+from transcripts import selectors, services
+from transcripts.formats import FORMATS
+from transcripts.models import Transcript, TranscriptImport
 
 # --------------------------------------------------------------------------------------------------
 # Serializers
@@ -291,15 +289,3 @@ class ImportDetailView(WorkspaceAPIMixin, APIView):
     @extend_schema(responses=ImportOutput, summary="One import: status, counters, error report")
     def get(self, request: Request, workspace: str, import_id: int) -> Response:
         return Response(ImportOutput(selectors.import_get(self.workspace, import_id)).data)
-
-
-urlpatterns = [
-    path("transcripts/", TranscriptListView.as_view(), name="api-transcript-list"),
-    path(
-        "transcripts/<int:transcript_id>/",
-        TranscriptDetailView.as_view(),
-        name="api-transcript-detail",
-    ),
-    path("imports/", ImportListView.as_view(), name="api-import-list"),
-    path("imports/<int:import_id>/", ImportDetailView.as_view(), name="api-import-detail"),
-]

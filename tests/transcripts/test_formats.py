@@ -1,4 +1,4 @@
-"""Tests for reviews.formats: real data counts, detection, hashing, every row/file error, limits.
+"""Tests for transcripts.formats: real data counts, detection, hashing, every row/file error, limits.
 
 No database and no Django: run with
 ``.venv/bin/python -m pytest -p no:django -p no:cacheprovider tests/reviews/test_formats.py -q``.
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from reviews import formats as F
-from reviews.formats import (
+from transcripts import formats as F
+from transcripts.formats import (
     FormatError,
     ImportLimits,
     ImportStats,

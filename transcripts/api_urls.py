@@ -1,0 +1,21 @@
+"""Transcript and import API routes, under ``/api/v1/workspaces/<workspace>/``."""
+
+from django.urls import path
+
+from transcripts.api import (
+    ImportDetailView,
+    ImportListView,
+    TranscriptDetailView,
+    TranscriptListView,
+)
+
+urlpatterns = [
+    path("transcripts/", TranscriptListView.as_view(), name="api-transcript-list"),
+    path(
+        "transcripts/<int:transcript_id>/",
+        TranscriptDetailView.as_view(),
+        name="api-transcript-detail",
+    ),
+    path("imports/", ImportListView.as_view(), name="api-import-list"),
+    path("imports/<int:import_id>/", ImportDetailView.as_view(), name="api-import-detail"),
+]
