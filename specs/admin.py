@@ -1,5 +1,6 @@
 """Admin for specs: browsing and support only. Imports and publishing go through the app (the
-services record audit events); published versions are read-only here as in the database."""
+services record audit events); published versions, their clauses and eval prompts are read-only
+here as in the database."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from specs.models import Clause, ClauseAlias, EvalPrompt, Spec, SpecVersion
+from specs.plaintext import clause_text
 
 
 @admin.register(Spec)
@@ -57,10 +59,16 @@ class ClauseAdmin(_FrozenWhenPublished):
     list_filter = ["authority"]
     list_select_related = ["version__spec"]
     search_fields = ["key", "title"]
-    readonly_fields = ["version", "parent", "key", "position", "level", "source_line"]
+    readonly_fields = ["version", "parent", "key", "position", "level", "source_line", "text"]
 
     def version_of(self, obj: Clause) -> SpecVersion:
         return obj.version
+
+    def save_model(self, request: HttpRequest, obj: Clause, form: Any, change: bool) -> None:
+        # The text as read follows the body it is derived from (search and the diff read it).
+        titles = dict(Clause.objects.filter(version=obj.version).values_list("key", "title"))
+        obj.text = clause_text(obj.body, titles=titles)
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(ClauseAlias)
@@ -71,7 +79,11 @@ class ClauseAliasAdmin(admin.ModelAdmin):
 
 
 @admin.register(EvalPrompt)
-class EvalPromptAdmin(admin.ModelAdmin):
+class EvalPromptAdmin(_FrozenWhenPublished):
     list_display = ["title", "footnote_id", "clause"]
+    list_select_related = ["clause__version__spec"]
     search_fields = ["title", "footnote_id"]
-    raw_id_fields = ["clause"]
+    readonly_fields = ["clause", "footnote_id", "position"]
+
+    def version_of(self, obj: EvalPrompt) -> SpecVersion:
+        return obj.clause.version

@@ -1,18 +1,16 @@
 """REST API for specs, versions, clauses, examples, diffs, exports and rename decisions.
 
-Every view resolves the workspace through ``WorkspaceAPIMixin`` and builds its queries from it.
-Writes (create, import, publish, alias decisions) need the editor role and go through
-``specs.services``.
+Every view resolves the workspace through ``WorkspaceAPIMixin`` and its objects through
+``specs.access``, then reads through the selectors the pages use. Writes (create, import,
+publish, alias decisions) need the editor role and go through ``specs.services``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import Http404, HttpResponse
-from django.utils.http import content_disposition_header
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
@@ -23,9 +21,21 @@ from rest_framework.views import APIView
 
 from clausebook.access import WorkspaceAPIMixin
 from clausebook.api_errors import Conflict
-from specs import presenters, selectors, services
-from specs.forms import MAX_SPEC_BYTES, label_validator
-from specs.models import Authority, Clause, ClauseAlias, Spec, SpecVersion
+from specs import access, presenters, selectors, services
+from specs.models import (
+    CLAUSE_KEY_MAX_LENGTH,
+    SOURCE_FILENAME_MAX_LENGTH,
+    SPEC_SLUG_MAX_LENGTH,
+    SPEC_SOURCE_MAX_BYTES,
+    SPEC_TITLE_MAX_LENGTH,
+    VERSION_LABEL_MAX_LENGTH,
+    Authority,
+    Clause,
+    ClauseAlias,
+    Spec,
+    SpecVersion,
+    version_label_validator,
+)
 from specs.spec_markdown import SpecSyntaxError
 
 # --------------------------------------------------------------------------------------------
@@ -39,8 +49,8 @@ class SpecOutput(serializers.ModelSerializer):
 
 
 class SpecInput(serializers.Serializer):
-    slug = serializers.SlugField(max_length=80)
-    title = serializers.CharField(max_length=200)
+    slug = serializers.SlugField(max_length=SPEC_SLUG_MAX_LENGTH)
+    title = serializers.CharField(max_length=SPEC_TITLE_MAX_LENGTH)
     description = serializers.CharField(required=False, allow_blank=True, default="")
 
 
@@ -63,9 +73,11 @@ class VersionOutput(serializers.ModelSerializer):
 
 
 class VersionImportInput(serializers.Serializer):
-    label = serializers.CharField(max_length=60, validators=[label_validator])
+    label = serializers.CharField(
+        max_length=VERSION_LABEL_MAX_LENGTH, validators=[version_label_validator]
+    )
     markdown = serializers.CharField(
-        required=False, allow_blank=True, trim_whitespace=False, max_length=MAX_SPEC_BYTES
+        required=False, allow_blank=True, trim_whitespace=False, max_length=SPEC_SOURCE_MAX_BYTES
     )
     file = serializers.FileField(required=False)
 
@@ -73,20 +85,22 @@ class VersionImportInput(serializers.Serializer):
         upload = attrs.pop("file", None)
         attrs["filename"] = ""
         if upload is not None:
-            if upload.size > MAX_SPEC_BYTES:
+            if upload.size > SPEC_SOURCE_MAX_BYTES:
                 raise serializers.ValidationError({"file": "File too large."})
             try:
                 attrs["markdown"] = upload.read().decode("utf-8")
             except UnicodeDecodeError as error:
                 raise serializers.ValidationError({"file": "The file is not UTF-8."}) from error
-            attrs["filename"] = upload.name[:255]
+            attrs["filename"] = upload.name[:SOURCE_FILENAME_MAX_LENGTH]
         if not (attrs.get("markdown") or "").strip():
             raise serializers.ValidationError("Send 'markdown' text or a 'file'.")
         return attrs
 
 
 class SyntaxErrorOutput(serializers.Serializer):
-    detail = serializers.CharField()
+    """The 400 of a Markdown syntax error: the API's field shape plus the line number."""
+
+    markdown = serializers.ListField(child=serializers.CharField())
     line = serializers.IntegerField()
 
 
@@ -150,7 +164,12 @@ class ClauseChangeOutput(serializers.Serializer):
     moved = serializers.BooleanField()
     renamed_from = serializers.CharField(allow_null=True)
     title_diff = SegmentField(required=False)
-    body_diff = SegmentField(required=False)
+    body_diff = SegmentField(
+        required=False, help_text="Word diff of the body as a reader reads it (plain text)."
+    )
+    markup_only = serializers.BooleanField(
+        required=False, help_text="The body's Markdown changed but it reads the same."
+    )
     authority_change = serializers.ListField(
         child=serializers.CharField(allow_null=True), required=False
     )
@@ -185,8 +204,8 @@ class AliasOutput(serializers.ModelSerializer):
 
 
 class AliasInput(serializers.Serializer):
-    old_key = serializers.CharField(max_length=120)
-    new_key = serializers.CharField(max_length=120)
+    old_key = serializers.CharField(max_length=CLAUSE_KEY_MAX_LENGTH)
+    new_key = serializers.CharField(max_length=CLAUSE_KEY_MAX_LENGTH)
     decision = serializers.ChoiceField(choices=["confirm", "reject"])
     similarity = serializers.FloatField(required=False, min_value=0, max_value=1, default=0)
 
@@ -201,16 +220,10 @@ class SpecScopedMixin(WorkspaceAPIMixin):
     kwargs: dict[str, Any]
 
     def get_spec(self) -> Spec:
-        return selectors.spec_get(self.workspace, self.kwargs["spec"])
+        return access.spec_for(self.workspace, self.kwargs["spec"])
 
     def get_version(self) -> SpecVersion:
-        return selectors.version_get(self.workspace, self.kwargs["spec"], self.kwargs["label"])
-
-
-def _bad_request(error: ValidationError) -> serializers.ValidationError:
-    return serializers.ValidationError(
-        error.message_dict if hasattr(error, "error_dict") else {"detail": error.messages}
-    )
+        return access.version_for(self.workspace, self.kwargs["spec"], self.kwargs["label"])
 
 
 # --------------------------------------------------------------------------------------------
@@ -231,12 +244,10 @@ class SpecListView(WorkspaceAPIMixin, generics.ListAPIView):
     def post(self, request: Request, workspace: str) -> Response:
         data = SpecInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            spec = services.spec_create(
-                workspace=self.workspace, actor=request.user, **data.validated_data
-            )
-        except ValidationError as error:
-            raise _bad_request(error) from error
+        # A ValidationError from the service becomes the API's 400 (clausebook.api_errors).
+        spec = services.spec_create(
+            workspace=self.workspace, actor=request.user, **data.validated_data
+        )
         return Response(SpecOutput(spec).data, status=status.HTTP_201_CREATED)
 
 
@@ -252,8 +263,8 @@ class VersionListView(SpecScopedMixin, generics.ListAPIView):
     serializer_class = VersionOutput
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
-    def get_queryset(self) -> QuerySet[SpecVersion]:
-        return SpecVersion.objects.filter(spec=self.get_spec()).order_by("-label")
+    def get_queryset(self) -> list[SpecVersion]:  # type: ignore[override]
+        return selectors.versions_of(self.get_spec())
 
     @extend_schema(summary="Versions of a spec, newest first")
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -276,12 +287,11 @@ class VersionListView(SpecScopedMixin, generics.ListAPIView):
                 spec=spec_obj, actor=request.user, **data.validated_data
             )
         except SpecSyntaxError as error:
+            # Answered here, not by the exception handler: ``line`` stays a number.
             return Response(
-                {"detail": f"line {error.line}: {error.message}", "line": error.line},
+                {"markdown": [str(error)], "line": error.line},
                 status=status.HTTP_400_BAD_REQUEST,
             )
-        except ValidationError as error:
-            raise _bad_request(error) from error
         return Response(VersionOutput(version).data, status=status.HTTP_201_CREATED)
 
 
@@ -313,35 +323,25 @@ class VersionExportView(SpecScopedMixin, APIView):
     )
     def get(self, request: Request, workspace: str, spec: str, label: str) -> HttpResponse:
         version = self.get_version()
-        response = HttpResponse(
-            selectors.version_export(version), content_type="text/markdown; charset=utf-8"
-        )
-        response["Content-Disposition"] = content_disposition_header(
-            True, presenters.export_filename(version)
-        )
-        return response
+        return presenters.markdown_download(version, selectors.version_export(version))
 
 
 class ClauseListView(SpecScopedMixin, generics.ListAPIView):
     serializer_class = ClauseOutput
 
     def get_queryset(self) -> QuerySet[Clause]:
-        version = self.get_version()
-        clauses = (
-            Clause.objects.filter(version=version).select_related("parent").order_by("position")
-        )
         params = self.request.query_params
-        if params.get("authority"):
-            clauses = clauses.filter(authority=params["authority"])
-        if params.get("tag"):
-            clauses = clauses.filter(tags__contains=[params["tag"]])
-        if params.get("q"):
-            from django.contrib.postgres.search import SearchQuery
-
-            clauses = clauses.filter(
-                search_vector=SearchQuery(params["q"], search_type="websearch", config="english")
+        authority = params.get("authority", "")
+        if authority and authority not in Authority.values:
+            raise serializers.ValidationError(
+                {"authority": f"Unknown authority; one of {', '.join(Authority.values)}."}
             )
-        return clauses
+        return selectors.clause_list(
+            self.get_version(),
+            authority=authority,
+            tag=params.get("tag", ""),
+            query=params.get("q", ""),
+        )
 
     @extend_schema(
         parameters=[
@@ -358,16 +358,8 @@ class ClauseListView(SpecScopedMixin, generics.ListAPIView):
 class ClauseDetailView(SpecScopedMixin, APIView):
     @extend_schema(responses=ClauseDetailOutput, summary="One clause with examples and prompts")
     def get(self, request: Request, workspace: str, spec: str, label: str, key: str) -> Response:
-        version = self.get_version()
-        clause = (
-            Clause.objects.filter(version=version, key=key)
-            .select_related("parent")
-            .prefetch_related("examples", "eval_prompts")
-            .first()
-        )
-        if clause is None:
-            raise Http404("No such clause")
-        return Response(ClauseDetailOutput(clause).data)
+        clause = access.clause_for(self.get_version(), key)
+        return Response(ClauseDetailOutput(selectors.clause_with_content(clause)).data)
 
 
 class VersionDiffView(SpecScopedMixin, APIView):
@@ -380,16 +372,12 @@ class VersionDiffView(SpecScopedMixin, APIView):
         summary="Diff two versions: summary, per-clause word diffs, probable renames",
     )
     def get(self, request: Request, workspace: str, spec: str) -> Response:
-        spec_obj = self.get_spec()
         labels = {name: request.query_params.get(name, "") for name in ("from", "to")}
-        found = {
-            v.label: v for v in SpecVersion.objects.filter(spec=spec_obj, label__in=labels.values())
-        }
+        found = {version.label: version for version in selectors.versions_of(self.get_spec())}
         missing = [name for name, label in labels.items() if label not in found]
         if missing:
             raise serializers.ValidationError(dict.fromkeys(missing, "Unknown version label."))
         old, new = found[labels["from"]], found[labels["to"]]
-        old.spec = new.spec = spec_obj
         diff = selectors.version_diff(old, new).to_dict()
         return Response(DiffOutput({"from": old.label, "to": new.label, **diff}).data)
 
@@ -400,7 +388,7 @@ class AliasListView(SpecScopedMixin, generics.ListAPIView):
     serializer_class = AliasOutput
 
     def get_queryset(self) -> QuerySet[ClauseAlias]:
-        return ClauseAlias.objects.filter(spec=self.get_spec()).order_by("old_key", "new_key")
+        return selectors.aliases_of(self.get_spec())
 
     @extend_schema(summary="Rename decisions (confirmed aliases and rejected proposals)")
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -413,15 +401,12 @@ class AliasListView(SpecScopedMixin, generics.ListAPIView):
         data = AliasInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        try:
-            alias = services.clause_alias_decide(
-                spec=self.get_spec(),
-                old_key=values["old_key"],
-                new_key=values["new_key"],
-                confirm=values["decision"] == "confirm",
-                similarity=values["similarity"],
-                actor=request.user,
-            )
-        except ValidationError as error:
-            raise _bad_request(error) from error
+        alias = services.clause_alias_decide(
+            spec=self.get_spec(),
+            old_key=values["old_key"],
+            new_key=values["new_key"],
+            confirm=values["decision"] == "confirm",
+            similarity=values["similarity"],
+            actor=request.user,
+        )
         return Response(AliasOutput(alias).data)

@@ -12,6 +12,8 @@ Contracts in brief:
   (:class:`ProbableRename`); they stay removed + added until an editor confirms them (then they
   arrive as ``aliases``) or rejects them (``rejected_renames``, never proposed again).
 * "changed" means title, body, authority, tags (as a set) or examples (by fingerprint) differ.
+  The body's word diff is of ``text``, the body as a reader reads it (plain text, no markup)
+  when the caller gives it; a body whose source changed but reads the same is ``markup_only``.
   "moved" means the parent changed, or the clause is outside the longest subsequence of its
   siblings whose relative order is unchanged. The two are independent flags; ``status`` picks one label.
 * :func:`word_diff` segments always reconstruct both texts exactly.
@@ -64,7 +66,8 @@ class ClauseSnapshot:
 
     ``position`` is the clause's place in document order (any increasing integers will do);
     ``examples`` is ``(fingerprint, title)`` per example, in order. Keys must be unique within a
-    version.
+    version. ``text`` is the body as the reader reads it (rendered to plain text); the body's
+    word diff compares it, and ``None`` compares the body itself.
     """
 
     key: str
@@ -75,6 +78,12 @@ class ClauseSnapshot:
     parent_key: str | None
     position: int
     examples: tuple[tuple[str, str], ...] = ()
+    text: str | None = None
+
+    @property
+    def reading(self) -> str:
+        """What the diff shows of the body: ``text`` if given, else the body."""
+        return self.body if self.text is None else self.text
 
 
 @dataclass(frozen=True)
@@ -97,6 +106,9 @@ class ClauseChange:
 
     The payload fields (``title_diff`` ... ``parent_change``) are only filled for clauses present
     in both versions and only where something differs; unchanged clauses carry none.
+    ``body_diff`` is the word diff of the body as read (``ClauseSnapshot.reading``); when the
+    source changed but reads the same (a link target, emphasis, an eval footnote marker),
+    ``body_diff`` stays ``None`` and ``markup_only`` is set.
     ``parent_change`` is ``(old parent key, new parent key)`` in each version's own keys.
     """
 
@@ -109,6 +121,7 @@ class ClauseChange:
     renamed_from: str | None = None
     title_diff: list[Segment] | None = None
     body_diff: list[Segment] | None = None
+    markup_only: bool = False
     authority_change: tuple[str | None, str | None] | None = None
     tags_change: TagsChange | None = None
     examples_added: list[str] = field(default_factory=list)
@@ -131,6 +144,8 @@ class ClauseChange:
             out["title_diff"] = [[op, text] for op, text in self.title_diff]
         if self.body_diff is not None:
             out["body_diff"] = [[op, text] for op, text in self.body_diff]
+        if self.markup_only:
+            out["markup_only"] = True
         if self.authority_change is not None:
             out["authority_change"] = list(self.authority_change)
         if self.tags_change is not None:
@@ -544,8 +559,11 @@ def _compare(old: ClauseSnapshot, new: ClauseSnapshot) -> ClauseChange:
         change.renamed_from = old.key
     if old.title != new.title:
         change.title_diff = word_diff(old.title, new.title)
-    if old.body != new.body:
-        change.body_diff = word_diff(old.body, new.body)
+    if old.body != new.body or old.reading != new.reading:
+        if old.reading == new.reading:
+            change.markup_only = True
+        else:
+            change.body_diff = word_diff(old.reading, new.reading)
     if old.authority != new.authority:
         change.authority_change = (old.authority, new.authority)
     old_tags, new_tags = set(old.tags), set(new.tags)
@@ -559,6 +577,7 @@ def _compare(old: ClauseSnapshot, new: ClauseSnapshot) -> ClauseChange:
     change.changed = (
         change.title_diff is not None
         or change.body_diff is not None
+        or change.markup_only
         or change.authority_change is not None
         or change.tags_change is not None
         or bool(change.examples_added)

@@ -1,28 +1,36 @@
-"""Forms for the specs pages: create a spec, import a version, decide a probable rename."""
+"""Forms for the specs pages: create a spec, import a version, decide a probable rename.
+
+Limits and the label rule come from ``specs.models``; the services check them again, so the CLI
+and the API get the same answers."""
 
 from __future__ import annotations
 
 from django import forms
-from django.core.validators import RegexValidator
 
-MAX_SPEC_BYTES = 5 * 1024 * 1024
-
-label_validator = RegexValidator(
-    r"^[A-Za-z0-9][A-Za-z0-9._-]{0,59}$",
-    "Use letters, digits, dots, dashes or underscores, such as 2025-12-18.",
+from specs.models import (
+    CLAUSE_KEY_MAX_LENGTH,
+    SPEC_SLUG_MAX_LENGTH,
+    SPEC_SOURCE_MAX_BYTES,
+    SPEC_TITLE_MAX_LENGTH,
+    VERSION_LABEL_MAX_LENGTH,
+    version_label_validator,
 )
 
 
 class SpecForm(forms.Form):
-    title = forms.CharField(max_length=200)
-    slug = forms.SlugField(max_length=80, help_text="Used in links, e.g. model-spec.")
+    title = forms.CharField(max_length=SPEC_TITLE_MAX_LENGTH)
+    slug = forms.SlugField(
+        max_length=SPEC_SLUG_MAX_LENGTH, help_text="Used in links, e.g. model-spec."
+    )
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
 
 
 class VersionImportForm(forms.Form):
     """Markdown from an uploaded file or pasted text (one of them)."""
 
-    label = forms.CharField(max_length=60, validators=[label_validator])
+    label = forms.CharField(
+        max_length=VERSION_LABEL_MAX_LENGTH, validators=[version_label_validator]
+    )
     file = forms.FileField(
         required=False, help_text="A .md file in the Model Spec dialect, or plain Markdown."
     )
@@ -36,8 +44,8 @@ class VersionImportForm(forms.Form):
         data = super().clean()
         upload = data.get("file")
         if upload is not None:
-            if upload.size > MAX_SPEC_BYTES:
-                raise forms.ValidationError(f"The file is over {MAX_SPEC_BYTES // 1024} KB.")
+            if upload.size > SPEC_SOURCE_MAX_BYTES:
+                raise forms.ValidationError(f"The file is over {SPEC_SOURCE_MAX_BYTES // 1024} KB.")
             try:
                 data["markdown"] = upload.read().decode("utf-8")
             except UnicodeDecodeError as error:
@@ -53,7 +61,21 @@ class VersionImportForm(forms.Form):
 
 
 class AliasDecisionForm(forms.Form):
-    old_key = forms.CharField(max_length=120)
-    new_key = forms.CharField(max_length=120)
+    old_key = forms.CharField(max_length=CLAUSE_KEY_MAX_LENGTH)
+    new_key = forms.CharField(max_length=CLAUSE_KEY_MAX_LENGTH)
     similarity = forms.FloatField(required=False, min_value=0, max_value=1)
     decision = forms.ChoiceField(choices=[("confirm", "Confirm"), ("reject", "Reject")])
+
+
+class ConfirmForm(forms.Form):
+    """A step that cannot be undone (publishing, discarding a draft) asks for a ticked box, so
+    it never happens on a stray click; the box is required in the browser and here."""
+
+    confirm = forms.BooleanField(
+        required=True,
+        error_messages={"required": "Tick the box to confirm; this cannot be undone."},
+    )
+
+    def __init__(self, *args: object, label: str = "", **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["confirm"].label = label

@@ -6,24 +6,43 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
+from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
 from clausebook.models import Workspace
+from specs.spec_markdown import AUTHORITY_LABELS
 
+# Field limits, their one home: the model fields below, the forms, the API serializers and the
+# importer's checks of parsed Markdown all read these names.
+SPEC_SLUG_MAX_LENGTH = 80
+SPEC_TITLE_MAX_LENGTH = 200
+VERSION_LABEL_MAX_LENGTH = 60
+SOURCE_FILENAME_MAX_LENGTH = 255
+CLAUSE_KEY_MAX_LENGTH = 120
+CLAUSE_TITLE_MAX_LENGTH = 300
+TAG_MAX_LENGTH = 40
+FOOTNOTE_ID_MAX_LENGTH = 20
+AMENDMENT_TITLE_MAX_LENGTH = 200
+# The largest Markdown source accepted for one version (the reference spec is ~270 KB).
+SPEC_SOURCE_MAX_BYTES = 5 * 1024 * 1024
 
-class Authority(models.TextChoices):
-    ROOT = "root", "Root"
-    SYSTEM = "system", "System"
-    DEVELOPER = "developer", "Developer"
-    USER = "user", "User"
-    GUIDELINE = "guideline", "Guideline"
+# What a version label may look like (it is a URL segment and a file name on export).
+version_label_validator = RegexValidator(
+    rf"^[A-Za-z0-9][A-Za-z0-9._-]{{0,{VERSION_LABEL_MAX_LENGTH - 1}}}$",
+    "Use letters, digits, dots, dashes or underscores, such as 2025-12-18.",
+)
+
+# The levels and labels come from the dialect (spec_markdown.AUTHORITY_LABELS).
+Authority = models.TextChoices(  # type: ignore[misc]
+    "Authority", [(value.upper(), (value, label)) for value, label in AUTHORITY_LABELS.items()]
+)
 
 
 class Spec(models.Model):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="specs")
-    slug = models.SlugField(max_length=80)
-    title = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=SPEC_SLUG_MAX_LENGTH)
+    title = models.CharField(max_length=SPEC_TITLE_MAX_LENGTH)
     description = models.TextField(blank=True)
     is_public = models.BooleanField(
         default=False, help_text="Published versions readable without an account."
@@ -51,18 +70,19 @@ class SpecVersionQuerySet(models.QuerySet["SpecVersion"]):
 
 
 class SpecVersion(models.Model):
-    """One version of a spec. Once published, the database refuses any change to it,
-    its clauses and its examples (see the triggers in the initial migration)."""
+    """One version of a spec. Once published, the database refuses any change to it, its
+    clauses, examples and eval prompts, and anything moving into or out of it (see the triggers
+    in ``migrations/0002_published_versions_are_immutable.py``)."""
 
     spec = models.ForeignKey(Spec, on_delete=models.CASCADE, related_name="versions")
-    label = models.CharField(max_length=60)
+    label = models.CharField(max_length=VERSION_LABEL_MAX_LENGTH)
     status = models.CharField(
         max_length=12, choices=VersionStatus.choices, default=VersionStatus.DRAFT
     )
     dialect = models.CharField(max_length=20, default="model_spec")
     preamble = models.TextField(blank=True)
     source_sha256 = models.CharField(max_length=64, blank=True)
-    source_filename = models.CharField(max_length=255, blank=True)
+    source_filename = models.CharField(max_length=SOURCE_FILENAME_MAX_LENGTH, blank=True)
     warnings = models.JSONField(default=list, blank=True)
     changelog = models.TextField(blank=True)
     based_on = models.ForeignKey(
@@ -104,8 +124,8 @@ class Clause(models.Model):
     """A section of a spec version. ``key`` identifies the same clause across versions."""
 
     version = models.ForeignKey(SpecVersion, on_delete=models.CASCADE, related_name="clauses")
-    key = models.CharField(max_length=120)
-    title = models.CharField(max_length=300)
+    key = models.CharField(max_length=CLAUSE_KEY_MAX_LENGTH)
+    title = models.CharField(max_length=CLAUSE_TITLE_MAX_LENGTH)
     level = models.PositiveSmallIntegerField()
     parent = models.ForeignKey(
         "self", on_delete=models.CASCADE, null=True, blank=True, related_name="children"
@@ -113,10 +133,17 @@ class Clause(models.Model):
     position = models.PositiveIntegerField()
     authority = models.CharField(max_length=12, choices=Authority.choices, blank=True)
     authority_source = models.CharField(max_length=12, blank=True)
-    tags = ArrayField(models.CharField(max_length=40), default=list, blank=True)
+    tags = ArrayField(models.CharField(max_length=TAG_MAX_LENGTH), default=list, blank=True)
     body = models.TextField(blank=True)
-    references = ArrayField(models.CharField(max_length=120), default=list, blank=True)
-    footnotes = ArrayField(models.CharField(max_length=20), default=list, blank=True)
+    # The body as the clause page reads it (specs.plaintext.clause_text), computed at import:
+    # search indexes it and shows snippets of it, and the version diff compares it.
+    text = models.TextField(blank=True, default="")
+    references = ArrayField(
+        models.CharField(max_length=CLAUSE_KEY_MAX_LENGTH), default=list, blank=True
+    )
+    footnotes = ArrayField(
+        models.CharField(max_length=FOOTNOTE_ID_MAX_LENGTH), default=list, blank=True
+    )
     source_line = models.PositiveIntegerField(default=0)
     search_vector = SearchVectorField(null=True, editable=False)
 
@@ -140,8 +167,8 @@ class ClauseAlias(models.Model):
         REJECTED = "rejected", "Rejected"
 
     spec = models.ForeignKey(Spec, on_delete=models.CASCADE, related_name="aliases")
-    old_key = models.CharField(max_length=120)
-    new_key = models.CharField(max_length=120)
+    old_key = models.CharField(max_length=CLAUSE_KEY_MAX_LENGTH)
+    new_key = models.CharField(max_length=CLAUSE_KEY_MAX_LENGTH)
     status = models.CharField(max_length=10, choices=Status.choices)
     similarity = models.FloatField(default=0)
     decided_by = models.ForeignKey(
@@ -178,6 +205,10 @@ class Example(models.Model):
     position = models.PositiveIntegerField()
     title = models.TextField()
     turns = models.JSONField(default=list)
+    # The title and the conversation as the page reads them (plain text, computed at import):
+    # what search indexes and quotes.
+    title_text = models.TextField(blank=True, default="")
+    text = models.TextField(blank=True, default="")
     between_turns = models.JSONField(
         default=dict,
         blank=True,
@@ -203,11 +234,11 @@ class EvalPrompt(models.Model):
     """A prompt from the spec's eval set, attached to the clause citing its footnote.
 
     Spec content: it belongs to its clause's version and is as immutable as the clause once the
-    version is published. Re-runs read it through a ``transcripts.EvalPrompt``.
+    version is published. A re-run scenario (in ``transcripts``) may point at it.
     """
 
     clause = models.ForeignKey(Clause, on_delete=models.CASCADE, related_name="eval_prompts")
-    footnote_id = models.CharField(max_length=20)
+    footnote_id = models.CharField(max_length=FOOTNOTE_ID_MAX_LENGTH)
     position = models.PositiveIntegerField(default=0)
     title = models.TextField(blank=True)
     messages = models.JSONField(default=list)
@@ -243,7 +274,7 @@ class Amendment(models.Model):
         blank=True,
         related_name="merged_amendments",
     )
-    title = models.CharField(max_length=200)
+    title = models.CharField(max_length=AMENDMENT_TITLE_MAX_LENGTH)
     rationale = models.TextField(blank=True)
     state = models.CharField(
         max_length=10, choices=AmendmentState.choices, default=AmendmentState.OPEN
@@ -271,7 +302,7 @@ class AmendmentChange(models.Model):
 
     amendment = models.ForeignKey(Amendment, on_delete=models.CASCADE, related_name="changes")
     kind = models.CharField(max_length=16, choices=Kind.choices)
-    clause_key = models.CharField(max_length=120)
+    clause_key = models.CharField(max_length=CLAUSE_KEY_MAX_LENGTH)
     base = models.JSONField(default=dict, blank=True)
     payload = models.JSONField(default=dict, blank=True)
     position = models.PositiveIntegerField(default=0)

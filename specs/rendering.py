@@ -8,60 +8,23 @@ and eval footnotes ``[^abcd]`` become small markers linking to the clause's eval
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from django.utils.safestring import SafeString, mark_safe
 
 from clausebook.rendering import render_markdown
+from specs.plaintext import FOOTNOTE_RE, split_commentary
 
 __all__ = ["render_clause_body", "render_examples", "render_inline", "split_commentary"]
-
-_ADMONITION_RE = re.compile(r'^!!!\s+(\w+)(?:\s+"([^"]*)")?\s*$')
-_FOOTNOTE_RE = re.compile(r"\[\^([A-Za-z0-9_-]{1,20})\]")
 
 # key -> permalink of that clause in the same version
 ClauseUrl = Callable[[str], str]
 
 
-def split_commentary(body: str) -> list[tuple[str, str]]:
-    """Split a body into ``("text", markdown)`` and ``("commentary", markdown)`` parts.
-
-    An admonition is a line ``!!! meta "Commentary"`` followed by blank lines and lines
-    indented by four spaces (or a tab); its content is dedented. Fenced code is not special
-    here because admonitions never start inside fences in the reference spec, and a false
-    match only changes presentation, never safety.
-    """
-    parts: list[tuple[str, str]] = []
-    text: list[str] = []
-    lines = body.split("\n")
-    index = 0
-    while index < len(lines):
-        if _ADMONITION_RE.match(lines[index]):
-            if text:
-                parts.append(("text", "\n".join(text)))
-                text = []
-            index += 1
-            inner: list[str] = []
-            while index < len(lines) and (
-                not lines[index].strip() or lines[index].startswith(("    ", "\t"))
-            ):
-                line = lines[index]
-                inner.append(line[4:] if line.startswith("    ") else line.lstrip("\t"))
-                index += 1
-            parts.append(("commentary", "\n".join(inner).strip("\n")))
-            continue
-        text.append(lines[index])
-        index += 1
-    if text:
-        parts.append(("text", "\n".join(text)))
-    return parts
-
-
 def _link_footnotes(markdown: str) -> str:
     # The marker text is the id itself, which the regex limits to [A-Za-z0-9_-].
-    return _FOOTNOTE_RE.sub(lambda m: f"[{m.group(1)}](#fn-{m.group(1)})", markdown)
+    return FOOTNOTE_RE.sub(lambda m: f"[{m.group(1)}](#fn-{m.group(1)})", markdown)
 
 
 def make_resolver(

@@ -1,7 +1,8 @@
 """Composed reads over specs, versions, clauses: pages, history, search, diffs and exports.
 
-Every function takes objects already resolved through the workspace (or the workspace itself),
-so no read escapes the tenant. Query counts are fixed per page; see the comments.
+Every function takes objects already resolved through ``specs.access`` (or the workspace
+itself), so no read escapes the tenant; pages and the API call the same functions. Query counts
+are fixed per page; see the comments. Nothing here builds HTML: that is ``specs.presenters``.
 """
 
 from __future__ import annotations
@@ -9,17 +10,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank
-from django.db.models import F, Prefetch, QuerySet, TextField, Value
-from django.db.models.expressions import RawSQL
+from django.db.models import (
+    Count,
+    F,
+    Prefetch,
+    QuerySet,
+    TextField,
+    Value,
+    prefetch_related_objects,
+)
 from django.db.models.functions import MD5, Concat
-from django.http import Http404
-from django.utils.html import escape
-from django.utils.safestring import SafeString, mark_safe
 
 from clausebook.models import Workspace
 from specs.diffing import ClauseSnapshot, SpecDiff, diff_versions
 from specs.models import Clause, ClauseAlias, EvalPrompt, Example, Spec, SpecVersion
-from specs.services import EXAMPLE_TEXT_SQL
+from specs.plaintext import clause_text
+from specs.search_syntax import tsquery_text
 from specs.spec_markdown import (
     Candidate,
     Message,
@@ -40,14 +46,6 @@ def specs_with_latest(workspace: Workspace) -> list[Spec]:
     return list(specs_in(workspace).prefetch_related(Prefetch("versions", queryset=versions)))
 
 
-def spec_get(workspace: Workspace, slug: str) -> Spec:
-    """The workspace's spec with this slug, or 404."""
-    spec = Spec.objects.filter(workspace=workspace, slug=slug).first()
-    if spec is None:
-        raise Http404("No such spec")
-    return spec
-
-
 def versions_of(spec: Spec) -> list[SpecVersion]:
     """All versions of a spec, newest label first (labels are dates in the reference spec)."""
     versions = list(SpecVersion.objects.filter(spec=spec).order_by("-label"))
@@ -56,16 +54,32 @@ def versions_of(spec: Spec) -> list[SpecVersion]:
     return versions
 
 
-def version_get(workspace: Workspace, spec_slug: str, label: str) -> SpecVersion:
-    """The version (with its spec) by spec slug and label inside the workspace, or 404."""
-    version = (
-        SpecVersion.objects.select_related("spec")
-        .filter(spec__workspace=workspace, spec__slug=spec_slug, label=label)
-        .first()
-    )
-    if version is None:
-        raise Http404("No such spec version")
-    return version
+def aliases_of(spec: Spec) -> QuerySet[ClauseAlias]:
+    """Every rename decision of the spec, confirmed or rejected."""
+    return ClauseAlias.objects.filter(spec=spec).order_by("old_key", "new_key")
+
+
+def clause_list(
+    version: SpecVersion, *, authority: str = "", tag: str = "", query: str = ""
+) -> QuerySet[Clause]:
+    """Clauses of the version in document order (with their parent), optionally only those of
+    one authority level, carrying one tag, or matching ``query`` (the search box's syntax)."""
+    clauses = Clause.objects.filter(version=version).select_related("parent").order_by("position")
+    if authority:
+        clauses = clauses.filter(authority=authority)
+    if tag:
+        clauses = clauses.filter(tags__contains=[tag])
+    search = search_query(query)
+    if search is not None:
+        clauses = clauses.filter(search_vector=search)
+    return clauses
+
+
+def clause_with_content(clause: Clause) -> Clause:
+    """Load the clause's examples and eval prompts (two queries; ``clause.examples.all()`` and
+    ``clause.eval_prompts.all()`` then read the cache, in model order)."""
+    prefetch_related_objects([clause], "examples", "eval_prompts")
+    return clause
 
 
 # --------------------------------------------------------------------------------------------
@@ -82,16 +96,21 @@ class TocEntry:
     authority: str
     tags: list[str]
     example_count: int = 0
+    eval_prompt_count: int = 0
 
 
-def version_toc(version: SpecVersion) -> list[TocEntry]:
-    """Every clause of the version in document order, without bodies: one query."""
-    rows = (
-        Clause.objects.filter(version=version)
-        .order_by("position")
-        .values_list("id", "key", "title", "level", "parent_id", "authority", "tags")
-    )
-    return [TocEntry(*row) for row in rows]
+def version_toc(version: SpecVersion, *, with_counts: bool = False) -> list[TocEntry]:
+    """Every clause of the version in document order, without bodies: one query; with
+    ``with_counts``, each clause's examples and eval prompts are counted in that query too."""
+    rows = Clause.objects.filter(version=version).order_by("position")
+    fields = ["id", "key", "title", "level", "parent_id", "authority", "tags"]
+    if with_counts:
+        rows = rows.annotate(
+            n_examples=Count("examples", distinct=True),
+            n_eval_prompts=Count("eval_prompts", distinct=True),
+        )
+        fields += ["n_examples", "n_eval_prompts"]
+    return [TocEntry(*row) for row in rows.values_list(*fields)]
 
 
 @dataclass
@@ -211,26 +230,21 @@ def clause_history(
     return history
 
 
-def clause_page(version: SpecVersion, key: str) -> ClausePage:
-    """Everything the clause page shows, in a fixed number of queries whatever the clause:
-    versions, TOC, the clause, its examples, its eval prompts, aliases and history (7)."""
+def clause_page(clause: Clause) -> ClausePage:
+    """Everything the clause page shows about a clause resolved by ``access.clause_for``, in a
+    fixed number of queries whatever the clause: versions, TOC, its examples, its eval prompts,
+    aliases and history (6)."""
+    version = clause.version
     versions = versions_of(version.spec)
     toc = version_toc(version)
-    clause = Clause.objects.filter(version=version, key=key).first()
-    if clause is None:
-        raise Http404("No such clause in this version")
-    clause.version = version  # avoid a query when templates or __str__ touch it
-    examples = list(Example.objects.filter(clause=clause).order_by("position"))
-    eval_prompts = list(
-        EvalPrompt.objects.filter(clause=clause).order_by("footnote_id", "position")
-    )
+    clause_with_content(clause)
     return ClausePage(
         version=version,
         versions=versions,
         toc=toc,
         clause=clause,
-        examples=examples,
-        eval_prompts=eval_prompts,
+        examples=list(clause.examples.all()),
+        eval_prompts=list(clause.eval_prompts.all()),
         history=clause_history(version.spec, clause.key, versions, version),
         titles={entry.key: entry.title for entry in toc},
     )
@@ -239,45 +253,42 @@ def clause_page(version: SpecVersion, key: str) -> ClausePage:
 # --------------------------------------------------------------------------------------------
 # Search
 
-_START = "\x02"
-_STOP = "\x03"
+# ts_headline marks matches with these control characters; presenters.highlighted() escapes
+# the text and turns them into <mark> tags.
+HIGHLIGHT_START = "\x02"
+HIGHLIGHT_STOP = "\x03"
 
 
-def safe_headline(text: str) -> SafeString:
-    """Escape a ts_headline result, then turn the sentinels into balanced <mark> tags.
-
-    The sentinels are control characters; if the source text contains them too, the worst
-    outcome is a misplaced highlight, never markup from the text.
-    """
-    out: list[str] = []
-    open_mark = False
-    for index, part in enumerate(text.replace(_STOP, _START + _STOP).split(_START)):
-        if index > 0:
-            if part.startswith(_STOP):
-                part = part[1:]
-                if open_mark:
-                    out.append("</mark>")
-                    open_mark = False
-            elif not open_mark:
-                out.append("<mark>")
-                open_mark = True
-        out.append(str(escape(part.replace(_START, "").replace(_STOP, ""))))
-    if open_mark:
-        out.append("</mark>")
-    return mark_safe("".join(out))  # noqa: S308 - every piece of text is escaped above
+def search_query(q: str) -> SearchQuery | None:
+    """The reader's words as a full-text query (prefix matching, web-search syntax; see
+    ``specs.search_syntax``), or None when they hold nothing to search for."""
+    text = tsquery_text(q)
+    if not text:
+        return None
+    # "raw": to_tsquery over text built from letters and digits only, never the user's string.
+    return SearchQuery(text, search_type="raw", config="english")
 
 
 @dataclass
 class SearchHit:
+    """One result: a clause, or an example, found in one or more versions.
+
+    Searching every version groups the same clause (by key, or keys joined by a confirmed
+    rename) and the same example (same clause, same title) into one hit; ``versions`` lists the
+    labels it was found in, newest first, and ``version_label`` is the one shown (the newest).
+    ``title`` and ``headline`` are plain text with matched terms between HIGHLIGHT_START and
+    HIGHLIGHT_STOP."""
+
     kind: str  # "clause" or "example"
     version_label: str
     clause_key: str
     clause_title: str
-    title: SafeString  # escaped, with <mark> around matched terms
-    headline: SafeString
+    title: str
+    headline: str
     rank: float
     authority: str = ""
     example_position: int | None = None
+    versions: list[tuple[str, str]] = field(default_factory=list)  # (label, clause key there)
 
 
 def _title_headline(expression: object, query: SearchQuery) -> SearchHeadline:
@@ -286,8 +297,8 @@ def _title_headline(expression: object, query: SearchQuery) -> SearchHeadline:
         expression,
         query,
         config="english",
-        start_sel=_START,
-        stop_sel=_STOP,
+        start_sel=HIGHLIGHT_START,
+        stop_sel=HIGHLIGHT_STOP,
         highlight_all=True,
     )
 
@@ -297,8 +308,8 @@ def _headline(expression: object, query: SearchQuery) -> SearchHeadline:
         expression,
         query,
         config="english",
-        start_sel=_START,
-        stop_sel=_STOP,
+        start_sel=HIGHLIGHT_START,
+        stop_sel=HIGHLIGHT_STOP,
         max_words=30,
         min_words=12,
         max_fragments=2,
@@ -306,74 +317,137 @@ def _headline(expression: object, query: SearchQuery) -> SearchHeadline:
     )
 
 
-def search(spec: Spec, q: str, *, version: SpecVersion | None = None, limit: int = 30) -> list:
+@dataclass
+class _Group:
+    rank: float
+    shown_id: int  # the row whose title and snippet are shown: the newest version's
+    shown_label: str
+    versions: list[tuple[str, str]]
+
+
+def _group(rows: list[tuple[object, int, str, str, float]]) -> dict[object, _Group]:
+    """(group key, row id, version label, clause key, rank) rows, one group per key: the best
+    rank, every version (newest first) and the newest version's row."""
+    groups: dict[object, _Group] = {}
+    for group_key, row_id, label, clause_key, rank in rows:
+        found = groups.get(group_key)
+        if found is None:
+            groups[group_key] = _Group(rank, row_id, label, [(label, clause_key)])
+            continue
+        found.rank = max(found.rank, rank)
+        found.versions.append((label, clause_key))
+        if label > found.shown_label:
+            found.shown_id, found.shown_label = row_id, label
+    for found in groups.values():
+        found.versions.sort(reverse=True)
+    return groups
+
+
+def search(
+    spec: Spec, q: str, *, version: SpecVersion | None = None, limit: int = 30
+) -> list[SearchHit]:
     """Ranked full-text matches among clauses and examples of one version, or of every version
-    of the spec; highlighted with <mark>. Two queries; headlines only for returned rows."""
-    q = q.strip()
-    if not q:
+    of the spec grouped across versions, with highlighted plain-text titles and snippets (see
+    ``SearchHit``). Five queries at most: rename aliases (every version only), then per kind
+    the matching rows (ids and ranks) and the headlines of the rows shown."""
+    query = search_query(q)
+    if query is None:
         return []
-    query = SearchQuery(q, search_type="websearch", config="english")
     scope = {"version": version} if version is not None else {"version__spec": spec}
-    clauses = (
+    # Keys joined by confirmed renames are one clause across versions.
+    canonical: dict[str, str] = {}
+    if version is None:
+        aliases = confirmed_aliases(spec)
+        for old_key, _ in aliases:
+            if old_key not in canonical:
+                joined = alias_closure(old_key, aliases)
+                canonical.update(dict.fromkeys(joined, min(joined)))
+
+    def clause_group(key: str) -> str:
+        return canonical.get(key, key)
+
+    ranked = SearchRank(F("search_vector"), query)
+    clause_rows = (
         Clause.objects.filter(search_vector=query, **scope)
-        .annotate(rank=SearchRank(F("search_vector"), query))
-        .order_by("-rank", "-version__label", "position")[:limit]
-        .annotate(headline=_headline("body", query), title_headline=_title_headline("title", query))
-        .values_list(
-            "version__label", "key", "title", "title_headline", "authority", "headline", "rank"
-        )
+        .annotate(rank=ranked)
+        .values_list("id", "version__label", "key", "rank")
+    )
+    clause_groups = _group(
+        [(clause_group(key), pk, label, key, rank) for pk, label, key, rank in clause_rows]
     )
     example_scope = {f"clause__{name}": value for name, value in scope.items()}
-    examples = (
+    example_rows = (
         Example.objects.filter(search_vector=query, **example_scope)
-        .annotate(rank=SearchRank(F("search_vector"), query))
-        .order_by("-rank", "-clause__version__label", "clause__position", "position")[:limit]
-        .annotate(
-            # A constant SQL fragment (no user input): the example's searchable text.
-            headline=_headline(
-                RawSQL(EXAMPLE_TEXT_SQL.format(table="specs_example"), []),  # noqa: S611
-                query,
-            ),
-            title_headline=_title_headline("title", query),
-        )
-        .values_list(
-            "clause__version__label",
-            "clause__key",
-            "clause__title",
-            "title_headline",
-            "headline",
-            "rank",
-            "position",
-        )
+        .annotate(rank=ranked)
+        .values_list("id", "clause__version__label", "clause__key", "title_text", "rank")
     )
-    hits = [
-        SearchHit(
-            "clause",
-            label,
-            key,
-            title,
-            safe_headline(title_headline),
-            safe_headline(headline),
-            rank,
-            authority,
-        )
-        for label, key, title, title_headline, authority, headline, rank in clauses
-    ]
-    hits += [
-        SearchHit(
-            "example",
-            label,
-            key,
-            clause_title,
-            safe_headline(title),
-            safe_headline(headline),
-            rank,
-            example_position=position,
-        )
-        for label, key, clause_title, title, headline, rank, position in examples
-    ]
-    hits.sort(key=lambda hit: -hit.rank)
-    return hits[:limit]
+    example_groups = _group(
+        [
+            ((clause_group(key), title), pk, label, key, rank)
+            for pk, label, key, title, rank in example_rows
+        ]
+    )
+    best = sorted(
+        [("clause", group) for group in clause_groups.values()]
+        + [("example", group) for group in example_groups.values()],
+        key=lambda item: (-item[1].rank, item[0], item[1].shown_id),
+    )[:limit]
+    shown = {(kind, group.shown_id): group for kind, group in best}
+    clause_ids = [pk for kind, pk in shown if kind == "clause"]
+    example_ids = [pk for kind, pk in shown if kind == "example"]
+    hits: dict[tuple[str, int], SearchHit] = {}
+    if clause_ids:
+        for pk, label, key, title, title_headline, authority, headline in (
+            Clause.objects.filter(id__in=clause_ids)
+            .annotate(
+                headline=_headline("text", query), title_headline=_title_headline("title", query)
+            )
+            .values_list(
+                "id", "version__label", "key", "title", "title_headline", "authority", "headline"
+            )
+        ):
+            group = shown[("clause", pk)]
+            hits[("clause", pk)] = SearchHit(
+                "clause",
+                label,
+                key,
+                title,
+                title_headline,
+                headline,
+                group.rank,
+                authority,
+                versions=group.versions,
+            )
+    if example_ids:
+        for pk, label, key, clause_title, title_headline, headline, position in (
+            Example.objects.filter(id__in=example_ids)
+            .annotate(
+                headline=_headline("text", query),
+                title_headline=_title_headline("title_text", query),
+            )
+            .values_list(
+                "id",
+                "clause__version__label",
+                "clause__key",
+                "clause__title",
+                "title_headline",
+                "headline",
+                "position",
+            )
+        ):
+            group = shown[("example", pk)]
+            hits[("example", pk)] = SearchHit(
+                "example",
+                label,
+                key,
+                clause_title,
+                title_headline,
+                headline,
+                group.rank,
+                example_position=position,
+                versions=group.versions,
+            )
+    return [hits[(kind, group.shown_id)] for kind, group in best]
 
 
 # --------------------------------------------------------------------------------------------
@@ -383,17 +457,23 @@ def search(spec: Spec, q: str, *, version: SpecVersion | None = None, limit: int
 def _snapshots(version: SpecVersion) -> list[ClauseSnapshot]:
     """Two queries: clauses (with the parent key joined) and example fingerprints."""
     examples: dict[int, list[tuple[str, str]]] = {}
-    for clause_id, fingerprint, title in (
+    for clause_id, fingerprint, title, title_text in (
         Example.objects.filter(clause__version=version)
         .order_by("clause_id", "position")
-        .values_list("clause_id", "fingerprint", "title")
+        .values_list("clause_id", "fingerprint", "title", "title_text")
     ):
-        examples.setdefault(clause_id, []).append((fingerprint, title))
-    rows = (
+        # The title as read (cross-references as titles), like the body.
+        examples.setdefault(clause_id, []).append((fingerprint, title_text or title))
+    rows = list(
         Clause.objects.filter(version=version)
         .order_by("position")
-        .values_list("id", "key", "title", "authority", "tags", "body", "parent__key", "position")
+        .values_list(
+            "id", "key", "title", "authority", "tags", "body", "text", "parent__key", "position"
+        )
     )
+    # Clauses made without the importer (factories, the admin) may lack their plain text:
+    # read it from the body then, resolving cross-references among this version's titles.
+    titles = {row[1]: row[2] for row in rows}
     return [
         ClauseSnapshot(
             key=key,
@@ -401,11 +481,12 @@ def _snapshots(version: SpecVersion) -> list[ClauseSnapshot]:
             authority=authority or None,
             tags=tuple(tags),
             body=body,
+            text=text or clause_text(body, titles=titles),
             parent_key=parent_key,
             position=position,
             examples=tuple(examples.get(pk, ())),
         )
-        for pk, key, title, authority, tags, body, parent_key, position in rows
+        for pk, key, title, authority, tags, body, text, parent_key, position in rows
     ]
 
 

@@ -11,12 +11,22 @@ from dataclasses import asdict
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_slug
 from django.db import connection, transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 
 from clausebook import audit
 from clausebook.models import User, Workspace
 from specs.models import (
+    CLAUSE_KEY_MAX_LENGTH,
+    CLAUSE_TITLE_MAX_LENGTH,
+    FOOTNOTE_ID_MAX_LENGTH,
+    SOURCE_FILENAME_MAX_LENGTH,
+    SPEC_SLUG_MAX_LENGTH,
+    SPEC_SOURCE_MAX_BYTES,
+    SPEC_TITLE_MAX_LENGTH,
+    TAG_MAX_LENGTH,
     Clause,
     ClauseAlias,
     EvalPrompt,
@@ -24,8 +34,11 @@ from specs.models import (
     Spec,
     SpecVersion,
     VersionStatus,
+    version_label_validator,
 )
+from specs.plaintext import clause_text, markdown_text
 from specs.spec_markdown import (
+    ParsedClause,
     ParsedExample,
     SpecSyntaxError,
     Turn,
@@ -35,34 +48,31 @@ from specs.spec_markdown import (
 )
 
 __all__ = [
+    "VersionInUse",
     "VersionNotDraft",
     "clause_alias_decide",
     "eval_examples_from_folders",
     "spec_create",
+    "spec_version_discard",
     "spec_version_import",
     "spec_version_publish",
 ]
 
-# The text of an example that search sees: its title plus every "content" string in its turns
-# (messages and candidates), not the JSON keys, roles or grades.
-EXAMPLE_TEXT_SQL = (
-    "coalesce((SELECT string_agg(part, ' ') FROM jsonb_array_elements_text("
-    "jsonb_path_query_array({table}.turns, 'strict $.**.content')) AS part), '')"
-)
+# Search indexes what a reader reads: the title (weighted A) and the plain text the importer
+# stored (specs.plaintext), not the Markdown source with its markup, footnote ids and LaTeX.
 _CLAUSE_VECTOR_SQL = """
 UPDATE specs_clause
    SET search_vector = setweight(to_tsvector('english', title), 'A')
-                    || setweight(to_tsvector('english', body), 'B')
+                    || setweight(to_tsvector('english', text), 'B')
  WHERE version_id = %s
 """
-# Constant fragments only; the version id is a query parameter.
-_EXAMPLE_VECTOR_SQL = f"""
+_EXAMPLE_VECTOR_SQL = """
 UPDATE specs_example AS e
-   SET search_vector = setweight(to_tsvector('english', e.title), 'A')
-                    || setweight(to_tsvector('english', {EXAMPLE_TEXT_SQL.format(table="e")}), 'B')
+   SET search_vector = setweight(to_tsvector('english', e.title_text), 'A')
+                    || setweight(to_tsvector('english', e.text), 'B')
   FROM specs_clause AS c
  WHERE e.clause_id = c.id AND c.version_id = %s
-"""  # noqa: S608
+"""
 
 
 class VersionNotDraft(ValidationError):
@@ -73,6 +83,20 @@ def _turn_to_json(turn: Turn) -> dict:
     if turn.message is not None:
         return {"message": asdict(turn.message)}
     return {"comparison": [asdict(candidate) for candidate in turn.comparison or ()]}
+
+
+def _example_text(example: ParsedExample, titles: dict[str, str]) -> str:
+    """The conversation as the example reads on the page: every message and candidate answer,
+    as plain text (roles, grades and attributes are labels around it, not its text)."""
+    parts: list[str] = []
+    for turn in example.turns:
+        contents = (
+            [turn.message.content]
+            if turn.message is not None
+            else [candidate.content for candidate in turn.comparison or ()]
+        )
+        parts += [markdown_text(content, titles=titles) for content in contents]
+    return "\n\n".join(part for part in parts if part)
 
 
 def _eval_prompt_messages(example: ParsedExample) -> list[dict[str, str]]:
@@ -95,11 +119,38 @@ def eval_examples_from_folders(*folders: Path | str) -> dict[str, str]:
     return found
 
 
+def _check_fits(parsed_clauses: list[ParsedClause]) -> None:
+    """Raise SpecSyntaxError at the heading whose key, tags, references or footnotes are longer
+    than the database holds, before anything is written (the parser itself sets no limits)."""
+    for clause in parsed_clauses:
+        values = [
+            ("key", clause.key, CLAUSE_KEY_MAX_LENGTH),
+            *(("tag", tag, TAG_MAX_LENGTH) for tag in clause.tags),
+            *(("reference", key, CLAUSE_KEY_MAX_LENGTH) for key in clause.references),
+            *(("footnote", note, FOOTNOTE_ID_MAX_LENGTH) for note in clause.footnotes),
+        ]
+        for what, value, limit in values:
+            if len(value) > limit:
+                shown = value if len(value) <= 40 else f"{value[:40]}…"
+                raise SpecSyntaxError(
+                    clause.line, f"{what} {shown!r} is {len(value)} characters (at most {limit})"
+                )
+
+
 @transaction.atomic
 def spec_create(
     *, workspace: Workspace, slug: str, title: str, description: str = "", actor: User | None
 ) -> Spec:
-    """Create a spec in the workspace. Raises ValidationError if the slug is taken."""
+    """Create a spec in the workspace. Raises ValidationError if the slug is not a slug, is
+    taken, or the title is empty or too long."""
+    if not slug or len(slug) > SPEC_SLUG_MAX_LENGTH:
+        raise ValidationError({"slug": f"A slug has 1 to {SPEC_SLUG_MAX_LENGTH} characters."})
+    try:
+        validate_slug(slug)
+    except ValidationError as error:
+        raise ValidationError({"slug": error.messages}) from error
+    if not title.strip() or len(title) > SPEC_TITLE_MAX_LENGTH:
+        raise ValidationError({"title": f"A title has 1 to {SPEC_TITLE_MAX_LENGTH} characters."})
     if Spec.objects.filter(workspace=workspace, slug=slug).exists():
         raise ValidationError({"slug": f"A spec with the slug “{slug}” already exists."})
     spec = Spec.objects.create(workspace=workspace, slug=slug, title=title, description=description)
@@ -128,9 +179,17 @@ def spec_version_import(
     label = label.strip()
     if not label:
         raise ValidationError({"label": "A version needs a label, such as 2025-12-18."})
+    try:
+        version_label_validator(label)
+    except ValidationError as error:
+        raise ValidationError({"label": error.messages}) from error
+    if len(markdown.encode("utf-8")) > SPEC_SOURCE_MAX_BYTES:
+        limit = SPEC_SOURCE_MAX_BYTES // 1024
+        raise ValidationError({"markdown": f"The Markdown is over {limit} KB."})
     parsed = parse_spec(markdown)  # raises SpecSyntaxError before anything is written
     if not parsed.clauses:
         raise SpecSyntaxError(1, "no heading found: a spec needs at least one '# Heading'")
+    _check_fits(parsed.clauses)
     if SpecVersion.objects.filter(spec=spec, label=label).exists():
         raise ValidationError({"label": f"Version “{label}” already exists."})
     warnings = list(parsed.warnings)
@@ -140,22 +199,24 @@ def spec_version_import(
         dialect=parsed.dialect,
         preamble=parsed.preamble,
         source_sha256=hashlib.sha256(markdown.encode("utf-8")).hexdigest(),
-        source_filename=filename[:255],
+        source_filename=filename[:SOURCE_FILENAME_MAX_LENGTH],
         created_by=actor if actor is not None and actor.is_authenticated else None,
     )
+    titles = {c.key: c.title for c in parsed.clauses}  # cross-references read as titles
     # One multi-row INSERT (PostgreSQL returns the ids in input order), then one UPDATE that
     # links children to parents: two statements whatever the size of the spec.
     clause_rows = [
         Clause(
             version=version,
             key=c.key,
-            title=c.title[:300],
+            title=c.title[:CLAUSE_TITLE_MAX_LENGTH],
             level=c.level,
             position=c.position,
             authority=c.authority or "",
             authority_source=c.authority_source or "",
             tags=c.tags,
             body=c.body,
+            text=clause_text(c.body, titles=titles),
             references=c.references,
             footnotes=c.footnotes,
             source_line=c.line,
@@ -176,6 +237,8 @@ def spec_version_import(
             clause=row,
             position=index,
             title=example.title,
+            title_text=markdown_text(example.title, titles=titles),
+            text=_example_text(example, titles),
             turns=[_turn_to_json(turn) for turn in example.turns],
             between_turns={str(k): v for k, v in example.between_turns.items()},
             body_offset=example.body_offset,
@@ -282,20 +345,36 @@ def spec_version_publish(*, version: SpecVersion, actor: User | None) -> SpecVer
     return locked
 
 
+class VersionInUse(ValidationError):
+    """Raised when a draft cannot be discarded because reviews or amendments point at it."""
+
+
 @transaction.atomic
 def spec_version_discard(*, version: SpecVersion, actor: User | None) -> None:
-    """Delete a draft version and everything parsed into it. Published versions stay."""
+    """Delete a draft version and everything parsed into it (clauses, examples, eval prompts).
+
+    Raises VersionNotDraft for a published or archived version (and the database triggers
+    refuse deleting one whatever the path), VersionInUse if a campaign, an amendment or another
+    record protects it; in both cases nothing changes."""
     locked = SpecVersion.objects.select_for_update().get(pk=version.pk)
     if locked.status != VersionStatus.DRAFT:
-        raise VersionNotDraft(f"Version {locked.label} is {locked.status} and cannot be deleted.")
+        raise VersionNotDraft(f"Version {locked.label} is {locked.status} and cannot be discarded.")
     audit.record(
         verb="spec_version.discard",
         actor=actor,
         workspace=version.spec.workspace,
         target=locked,
         summary=f"{version.spec.title} {locked.label}",
+        data={"clauses": locked.clause_count, "examples": locked.example_count},
     )
-    locked.delete()
+    try:
+        with transaction.atomic():
+            locked.delete()
+    except ProtectedError as error:
+        kinds = sorted({obj._meta.verbose_name_plural for obj in error.protected_objects})
+        raise VersionInUse(
+            f"Draft {locked.label} is used by {', '.join(kinds)}; remove those first."
+        ) from error
 
 
 @transaction.atomic

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "AUTHORITIES",
+    "AUTHORITY_ALIASES",
+    "AUTHORITY_LABELS",
     "Candidate",
     "Message",
     "ParsedClause",
@@ -43,10 +45,19 @@ __all__ = [
     "spec_fingerprint_for_roundtrip",
 ]
 
-AUTHORITIES = ("root", "system", "developer", "user", "guideline")
+# The authority levels of the dialect, highest first, with the label people read. The one list:
+# the model's choices, the presenters' badges and the import page's help derive from it.
+AUTHORITY_LABELS = {
+    "root": "Root",
+    "system": "System",
+    "developer": "Developer",
+    "user": "User",
+    "guideline": "Guideline",
+}
+AUTHORITIES = tuple(AUTHORITY_LABELS)
 # Versions up to 2025-04-11 call the top level "platform"; 2025-09-12 renamed it "root".
-_AUTHORITY_ALIASES = {"platform": "root"}
-_KNOWN_AUTHORITY_VALUES = frozenset(AUTHORITIES) | frozenset(_AUTHORITY_ALIASES)
+AUTHORITY_ALIASES = {"platform": "root"}
+_KNOWN_AUTHORITY_VALUES = frozenset(AUTHORITIES) | frozenset(AUTHORITY_ALIASES)
 
 MESSAGE_ROLES = ("system", "developer", "user", "assistant", "tool")
 GRADES = ("good", "bad", "ok")
@@ -668,7 +679,7 @@ def parse_spec(text: str) -> ParsedSpec:
                 parent_key=parent_key,
                 position=n,
                 authority=(
-                    _AUTHORITY_ALIASES.get(authority_source, authority_source)
+                    AUTHORITY_ALIASES.get(authority_source, authority_source)
                     if authority_source
                     else None
                 ),
@@ -819,7 +830,7 @@ def _export_authority(clause: ParsedClause) -> str | None:
     if clause.authority is None:
         return None
     source = clause.authority_source
-    if source and _AUTHORITY_ALIASES.get(source, source) == clause.authority:
+    if source and AUTHORITY_ALIASES.get(source, source) == clause.authority:
         return source
     return clause.authority
 

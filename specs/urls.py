@@ -15,6 +15,7 @@ urlpatterns = [
     path("<slug:spec>/v/<str:label>/", views.version_detail, name="version-detail"),
     path("<slug:spec>/v/<str:label>/search/", views.version_search, name="version-search"),
     path("<slug:spec>/v/<str:label>/publish/", views.version_publish, name="version-publish"),
+    path("<slug:spec>/v/<str:label>/discard/", views.version_discard, name="version-discard"),
     path("<slug:spec>/v/<str:label>/export/", views.version_export, name="version-export"),
     path("<slug:spec>/v/<str:label>/c/<str:key>/", views.clause_detail, name="clause-detail"),
 ]

@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
 from specs import services
 from specs.models import Spec, SpecVersion
 from tests.personas import Personas
-
-DATA = Path(__file__).resolve().parents[2] / "data" / "openai-model-spec"
-VERSIONS = ["2025-02-12", "2025-04-11", "2025-09-12", "2025-10-27", "2025-12-18"]
-
-
-def spec_text(label: str) -> str:
-    return (DATA / f"{label}.md").read_text(encoding="utf-8")
+from tests.spec_facts import EVAL_FOLDERS, spec_text
 
 
 def eval_prompts() -> dict[str, str]:
-    return services.eval_examples_from_folders(
-        DATA / "examples", DATA / "examples-removed-2025-09-12"
-    )
+    return services.eval_examples_from_folders(*EVAL_FOLDERS)
 
 
 @pytest.fixture

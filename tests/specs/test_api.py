@@ -6,7 +6,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from specs.models import SpecVersion
-from tests.specs.conftest import spec_text
+from tests.spec_facts import NEWEST, OLDEST_TO_NEWEST, VERSIONS, spec_text
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +21,8 @@ def test_it_lists_specs_and_versions_paginated(load_version, personas) -> None:
     assert specs["results"][0]["slug"] == "model-spec"
     versions = client.get(f"{BASE}model-spec/versions/").json()
     assert versions["results"][0]["label"] == "2025-12-18"
-    assert versions["results"][0]["clause_count"] == 80
+    assert versions["results"][0]["clause_count"] == NEWEST.clauses
+    assert versions["results"][0]["eval_prompt_count"] == NEWEST.eval_prompts
 
 
 def test_an_editor_creates_a_spec_and_imports_json_markdown(personas) -> None:
@@ -43,7 +44,7 @@ def test_an_editor_imports_a_multipart_file(spec, personas) -> None:
     upload = SimpleUploadedFile("ms.md", spec_text("2025-12-18").encode(), "text/markdown")
     response = client.post(f"{BASE}model-spec/versions/", {"label": "2025-12-18", "file": upload})
     assert response.status_code == 201
-    assert response.json()["example_count"] == 183
+    assert response.json()["example_count"] == NEWEST.examples
     assert response.json()["source_filename"] == "ms.md"
 
 
@@ -54,9 +55,10 @@ def test_a_syntax_error_is_a_400_with_its_line_and_stores_nothing(spec, personas
         "application/json",
     )
     assert response.status_code == 400
-    body = response.json()
-    assert body["line"] == 3
-    assert body["detail"].startswith("line 3: ")
+    assert response.json() == {
+        "markdown": ["line 3: code fence is never closed"],
+        "line": 3,
+    }
     assert not SpecVersion.objects.filter(spec=spec).exists()
 
 
@@ -94,27 +96,65 @@ def test_clauses_filter_by_authority_tag_and_search(load_version, personas) -> N
     client = personas.client_for(personas.viewer)
     url = f"{BASE}model-spec/versions/2025-12-18/clauses/"
     everything = client.get(url, {"page_size": 500}).json()
-    assert everything["count"] == 80
+    assert everything["count"] == NEWEST.clauses
     roots = client.get(url, {"authority": "root", "page_size": 500}).json()
-    assert roots["count"] > 0
+    assert roots["count"] == NEWEST.root_clauses
     assert {c["authority"] for c in roots["results"]} == {"root"}
     teen = client.get(url, {"tag": "under_18"}).json()
-    assert all("under_18" in c["tags"] for c in teen["results"]) and teen["count"] >= 1
+    assert [(c["key"], c["tags"]) for c in teen["results"]] == [
+        ("prioritize_teen_safety", ["under_18"])
+    ]
     found = client.get(url, {"q": "chain of command"}).json()
     assert "chain_of_command" in {c["key"] for c in found["results"]}
 
 
-def test_clause_detail_has_examples_and_scenarios(load_version, personas) -> None:
-    load_version("2025-12-18")
+def test_an_unknown_authority_filter_is_a_400_naming_it(load_version, personas) -> None:
+    load_version(NEWEST.label)
+    url = f"{BASE}model-spec/versions/{NEWEST.label}/clauses/"
+    response = personas.client_for(personas.viewer).get(url, {"authority": "platform"})
+    assert response.status_code == 400
+    assert response.json() == {
+        "authority": ["Unknown authority; one of root, system, developer, user, guideline."]
+    }
+
+
+def test_a_spec_slug_that_is_taken_is_a_400_naming_the_slug(spec, personas) -> None:
+    response = personas.client_for(personas.editor).post(
+        BASE, {"slug": spec.slug, "title": "Again"}, "application/json"
+    )
+    assert response.status_code == 400
+    assert response.json() == {"slug": ["A spec with the slug “model-spec” already exists."]}
+
+
+def test_clause_detail_has_examples_and_eval_prompts(load_version, personas) -> None:
+    version = load_version(NEWEST.label)
+    clause = version.clauses.get(key="follow_all_applicable_instructions")
     body = (
         personas.client_for(personas.viewer)
-        .get(f"{BASE}model-spec/versions/2025-12-18/clauses/follow_all_applicable_instructions/")
+        .get(f"{BASE}model-spec/versions/{NEWEST.label}/clauses/{clause.key}/")
         .json()
     )
     assert body["parent_key"] == "chain_of_command"
-    assert body["examples"]
-    turn = body["examples"][0]["turns"][0]
-    assert set(turn) <= {"message", "comparison"}
+    assert [e["position"] for e in body["examples"]] == list(range(clause.examples.count()))
+    assert body["examples"][0]["turns"] == clause.examples.first().turns
+    assert [(p["footnote_id"], p["position"]) for p in body["eval_prompts"]] == list(
+        clause.eval_prompts.values_list("footnote_id", "position")
+    )
+    assert {p["footnote_id"] for p in body["eval_prompts"]} <= set(clause.footnotes)
+    first = clause.eval_prompts.first()
+    assert body["eval_prompts"][0]["messages"] == first.messages
+
+
+def test_the_clause_detail_runs_a_fixed_number_of_queries(
+    load_version, personas, django_assert_num_queries
+) -> None:
+    load_version(NEWEST.label)
+    client = personas.client_for(personas.viewer)
+    url = f"{BASE}model-spec/versions/{NEWEST.label}/clauses/"
+    client.get(f"{url}overview/")
+    for key in ("overview", "follow_all_applicable_instructions"):
+        with django_assert_num_queries(7):
+            assert client.get(f"{url}{key}/").status_code == 200
 
 
 def test_diff_and_alias_confirmation(load_version, personas) -> None:
@@ -122,19 +162,21 @@ def test_diff_and_alias_confirmation(load_version, personas) -> None:
     load_version("2025-12-18")
     client = personas.client_for(personas.editor)
     url = f"{BASE}model-spec/diff/"
+    facts = OLDEST_TO_NEWEST
     diff = client.get(url, {"from": "2025-02-12", "to": "2025-12-18"}).json()
-    assert diff["summary"]["added"] == 14
-    assert diff["summary"]["removed"] == 5
-    assert diff["probable_renames"][0]["old_key"] == "be_kind"
+    assert diff["summary"]["added"] == facts.added
+    assert diff["summary"]["removed"] == len(facts.removed_keys)
+    old_key, new_key = facts.probable_rename
+    assert diff["probable_renames"][0]["old_key"] == old_key
     decided = client.post(
         f"{BASE}model-spec/aliases/",
-        {"old_key": "be_kind", "new_key": "love_humanity", "decision": "confirm"},
+        {"old_key": old_key, "new_key": new_key, "decision": "confirm"},
         "application/json",
     )
     assert decided.status_code == 200
     diff = client.get(url, {"from": "2025-02-12", "to": "2025-12-18"}).json()
     assert diff["summary"]["renamed"] == 1
-    assert diff["summary"]["removed"] == 4
+    assert diff["summary"]["removed"] == len(facts.removed_keys) - 1
     assert diff["probable_renames"] == []
     assert client.get(f"{BASE}model-spec/aliases/").json()["count"] == 1
 
@@ -145,6 +187,7 @@ def test_diff_with_an_unknown_label_is_a_400(load_version, personas) -> None:
         f"{BASE}model-spec/diff/", {"from": "nope", "to": "2025-12-18"}
     )
     assert response.status_code == 400
+    assert response.json() == {"from": ["Unknown version label."]}
 
 
 def test_export_is_markdown_as_an_attachment(load_version, personas) -> None:
@@ -153,8 +196,8 @@ def test_export_is_markdown_as_an_attachment(load_version, personas) -> None:
         f"{BASE}model-spec/versions/2025-12-18/export/"
     )
     assert response.status_code == 200
-    assert response["Content-Type"].startswith("text/markdown")
-    assert "attachment" in response["Content-Disposition"]
+    assert response["Content-Type"] == "text/markdown; charset=utf-8"
+    assert response["Content-Disposition"] == 'attachment; filename="model-spec-2025-12-18.md"'
 
 
 def test_the_openapi_schema_documents_every_specs_endpoint(personas) -> None:
@@ -185,4 +228,4 @@ def test_the_clause_list_runs_a_fixed_number_of_queries(
     url = f"{BASE}model-spec/versions/{label}/clauses/"
     client.get(url)
     with django_assert_num_queries(6):
-        assert len(client.get(url, {"page_size": 500}).json()["results"]) > 70
+        assert len(client.get(url, {"page_size": 500}).json()["results"]) == VERSIONS[label].clauses

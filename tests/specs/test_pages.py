@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 
 from specs.models import ClauseAlias
-from tests.specs.conftest import spec_text
+from tests.spec_facts import NEWEST, OLDEST, OLDEST_TO_NEWEST, spec_text
 
 pytestmark = pytest.mark.django_db
 
@@ -31,8 +33,9 @@ def test_a_clause_page_shows_text_commentary_cross_references_and_examples(
     assert f'href="{clause_url("2025-12-18", "chain_of_command")}"' in html
     assert 'class="xref"' in html
     assert 'class="msg msg-user"' in html
-    assert "candidate good" in html and "candidate bad" in html
-    assert 'class="badge badge-root"' in html
+    assert "candidate good" in html
+    assert "candidate bad" in html
+    assert 'class="badge badge-root" title="Authority level">Root<' in html
 
 
 def test_commentary_is_set_apart(load_version, personas) -> None:
@@ -45,13 +48,13 @@ def test_commentary_is_set_apart(load_version, personas) -> None:
 
 def test_footnotes_link_to_the_eval_prompts_of_the_clause(load_version, personas) -> None:
     version = load_version("2025-12-18")
-    clause = version.clauses.exclude(footnotes=[]).filter(scenarios__isnull=False).first()
+    clause = version.clauses.filter(eval_prompts__isnull=False).distinct().first()
     html = (
         personas.client_for(personas.viewer).get(clause_url("2025-12-18", clause.key)).content
     ).decode()
-    footnote = clause.footnotes[0]
-    assert f'href="#eval_prompts-{footnote}"' in html
-    assert f'id="eval_prompts-{footnote}"' in html
+    footnote = clause.eval_prompts.first().footnote_id
+    assert f'href="#eval-prompts-{footnote}"' in html
+    assert f'id="eval-prompts-{footnote}"' in html
 
 
 @pytest.mark.parametrize("key", ["overview", "follow_all_applicable_instructions", "be_warm"])
@@ -75,9 +78,9 @@ def test_the_version_page_lists_the_toc_with_authority_badges_and_tags(
         reverse("specs:version-detail", args=[WS, "model-spec", "2025-12-18"])
     )
     html = response.content.decode()
-    assert html.count('class="toc-l') == 80
+    assert html.count('class="toc-l') == NEWEST.clauses
     assert 'badge badge-tag">under_18<' in html
-    assert 'badge badge-guideline"' in html
+    assert 'class="badge badge-guideline" title="Authority: Guideline">Guideline<' in html
 
 
 def test_spec_list_and_detail_pages_run_fixed_queries(
@@ -106,14 +109,28 @@ def test_search_ranks_title_matches_first_and_highlights_terms(load_version, per
     assert "The <mark>chain</mark> of <mark>command</mark>" in first_result
 
 
-def test_search_over_all_versions_shows_each_version(load_version, personas) -> None:
-    load_version("2025-02-12")
-    load_version("2025-12-18")
-    url = reverse("specs:version-search", args=[WS, "model-spec", "2025-12-18"])
+def test_search_over_all_versions_lists_a_clause_once_with_the_versions_it_is_in(
+    load_version, personas
+) -> None:
+    load_version(OLDEST.label)
+    load_version(NEWEST.label)
+    url = reverse("specs:version-search", args=[WS, "model-spec", NEWEST.label])
     html = (
         personas.client_for(personas.viewer).get(url, {"q": "privacy", "all": "1"}).content
     ).decode()
-    assert "2025-02-12" in html and "2025-12-18" in html
+    results = html.split('<div class="search-result" data-kind="')[1:]
+    clause_links = [
+        re.search(r'href="[^"]*/v/[^/]+/c/([a-z_0-9]+)/"', result).group(1)
+        for result in results
+        if result.startswith("clause")
+    ]
+    assert clause_links.count("protect_privacy") == 1  # once, not once per version
+    assert len(clause_links) == len(set(clause_links))
+    privacy = next(r for r in results if f"/v/{NEWEST.label}/c/protect_privacy/" in r)
+    versions = re.findall(r'class="badge badge-published" href="([^"]+)">([^<]+)<', privacy)
+    assert [label for _, label in versions] == [NEWEST.label, OLDEST.label]
+    assert versions[1][0].endswith(f"/v/{OLDEST.label}/c/protect_privacy/")
+    assert "In 2 versions:" in privacy
 
 
 def test_search_answers_htmx_with_the_results_fragment_only(load_version, personas) -> None:
@@ -135,10 +152,13 @@ def test_the_diff_page_summarises_and_proposes_the_be_kind_rename(load_version, 
         url, {"from": "2025-02-12", "to": "2025-12-18"}
     )
     html = response.content.decode()
-    assert 'data-testid="count-added">14<' in html
-    assert 'data-testid="count-removed">5<' in html
-    assert "#be_kind" in html and "#love_humanity" in html
-    assert "<ins>" in html and "<del>" in html
+    assert f'data-testid="count-added">{OLDEST_TO_NEWEST.added}<' in html
+    assert f'data-testid="count-removed">{len(OLDEST_TO_NEWEST.removed_keys)}<' in html
+    old_key, new_key = OLDEST_TO_NEWEST.probable_rename
+    assert f"#{old_key}" in html
+    assert f"#{new_key}" in html
+    assert "<ins>" in html
+    assert "<del>" in html
     assert "Confirm rename" not in html  # viewers see the proposal, not the buttons
 
 
@@ -188,8 +208,10 @@ def test_an_editor_imports_a_file_and_publishes_it(spec, personas) -> None:
     )
     assert response.status_code == 302
     version = spec.versions.get()
-    assert (version.status, version.clause_count) == ("draft", 80)
-    client.post(reverse("specs:version-publish", args=[WS, "model-spec", "2025-12-18"]))
+    assert (version.status, version.clause_count) == ("draft", NEWEST.clauses)
+    client.post(
+        reverse("specs:version-publish", args=[WS, "model-spec", "2025-12-18"]), {"confirm": "on"}
+    )
     version.refresh_from_db()
     assert version.status == "published"
 
@@ -224,3 +246,63 @@ def test_the_version_page_runs_a_fixed_number_of_queries(
     client.get(url)
     with django_assert_num_queries(7):
         assert client.get(url).status_code == 200
+
+
+def test_the_import_page_lists_every_authority_level(spec, personas) -> None:
+    html = (
+        personas.client_for(personas.editor)
+        .get(reverse("specs:version-import", args=[WS, "model-spec"]))
+        .content.decode()
+    )
+    assert "Authority is one of root (or platform), system, developer, user, guideline." in html
+
+
+def test_search_results_show_the_authority_label(load_version, personas) -> None:
+    load_version(NEWEST.label)
+    url = reverse("specs:version-search", args=[WS, "model-spec", NEWEST.label])
+    html = personas.client_for(personas.viewer).get(url, {"q": "chain of command"}).content
+    assert b'<span class="badge badge-root">Root</span>' in html
+
+
+def test_a_clause_page_renders_without_panels_when_no_app_serves_one(
+    load_version, personas, settings
+) -> None:
+    settings.CLAUSE_PAGE_PANELS = ["nowhere:clause-panel"]
+    load_version(NEWEST.label)
+    response = personas.client_for(personas.viewer).get(clause_url(NEWEST.label, "be_warm"))
+    assert response.status_code == 200
+    assert b"clause-panel" not in response.content
+
+
+def test_a_clause_page_loads_the_panel_another_app_serves_by_url_name(
+    load_version, personas, settings
+) -> None:
+    settings.ROOT_URLCONF = "tests.specs.panel_urls"
+    settings.CLAUSE_PAGE_PANELS = ["nowhere:clause-panel", "panel-test:clause-panel"]
+    load_version(NEWEST.label)
+    client = personas.client_for(personas.viewer)
+    html = client.get(clause_url(NEWEST.label, "be_warm")).content.decode()
+    panel = f"/w/{WS}/panel/model-spec/{NEWEST.label}/be_warm/"
+    assert html.count('class="card clause-panel"') == 1
+    assert f'hx-get="{panel}" hx-trigger="load"' in html
+    assert client.get(panel).content.decode() == (
+        '<section class="card" id="test-panel">Panel for be_warm</section>'
+    )
+
+
+def test_published_clause_text_is_cached_where_the_suite_empties_every_cache(
+    load_version, spec, personas
+) -> None:
+    from clausebook import caching
+    from specs import presenters, services
+
+    load_version(NEWEST.label)
+    services.spec_version_import(
+        spec=spec, label="draft", markdown="# Draft {#draft}\n\nText.\n", actor=personas.editor
+    )
+    client = personas.client_for(personas.viewer)
+    assert client.get(clause_url(NEWEST.label, "be_warm")).status_code == 200
+    assert client.get(clause_url("draft", "draft")).status_code == 200
+    assert len(presenters._RENDERED) == 1  # the draft may still change: never cached
+    caching.clear_all()
+    assert len(presenters._RENDERED) == 0

@@ -7,12 +7,12 @@ import pytest
 from specs import selectors, services
 from specs.models import Example
 from specs.spec_markdown import parse_spec, spec_fingerprint_for_roundtrip
-from tests.specs.conftest import VERSIONS, spec_text
+from tests.spec_facts import LABELS, spec_text
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.parametrize("label", VERSIONS)
+@pytest.mark.parametrize("label", LABELS)
 def test_round_trip_through_the_database(load_version, spec, personas, label: str) -> None:
     version = load_version(label, publish=True)
     exported = selectors.version_export(version)

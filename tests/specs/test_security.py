@@ -3,15 +3,16 @@ untrusted spec text (T01–T03, T05)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from html.parser import HTMLParser
 
 import pytest
-from django.db import IntegrityError, InternalError, connection, transaction
-from django.db.utils import DatabaseError
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.urls import reverse
 
-from specs import selectors, services
-from specs.models import Clause, Example, SpecVersion
+from specs import presenters, services
+from specs.models import Clause, EvalPrompt, Example, SpecVersion
 
 pytestmark = pytest.mark.django_db
 
@@ -74,7 +75,7 @@ def test_t11_anonymous_visitors_are_sent_to_sign_in(small_version, client) -> No
     for name, args in HTML_ROUTES:
         assert client.get(reverse(name, args=[WS, *args])).status_code == 302, name
     for route in API_ROUTES:
-        assert client.get(API + route).status_code in {401, 403}, route
+        assert client.get(API + route).status_code == 401, route
 
 
 def test_every_member_can_browse(small_version, personas) -> None:
@@ -118,7 +119,45 @@ def test_t08_a_reviewer_cannot_import_or_publish_through_the_api(small_version, 
     assert small_version.status == "draft"
 
 
-# --- T30: a published version never changes -----------------------------------------------
+# --- T30: a published version never changes ------------------------------------------------
+# Each refusal is asserted by the trigger's own message (specs/migrations/0002_...), so a test
+# cannot pass on some other database error.
+
+VERSION_CHANGED = "is published and cannot be changed"
+VERSION_DELETED = "is published and cannot be deleted"
+CLAUSE_OUT = "clauses of a published spec version cannot be changed or moved out"
+CLAUSE_IN = "clauses cannot be added to or moved into a published spec version"
+EXAMPLE_OUT = "examples of a published spec version cannot be changed or moved out"
+EXAMPLE_IN = "examples cannot be added to or moved into a published spec version"
+PROMPT_OUT = "eval prompts of a published spec version cannot be changed or moved out"
+PROMPT_IN = "eval prompts cannot be added to or moved into a published spec version"
+PARENT_ELSEWHERE = "and its parent .* are in different spec versions"
+CHILDREN_ELSEWHERE = "and its children are in different spec versions"
+
+FROZEN_SPEC = """# Be kind {#be_kind authority=user}
+
+Always.[^ab12]
+
+**Example**: a greeting
+
+~~~xml
+<user>
+Hi
+</user>
+<comparison>
+<assistant> <!-- GOOD -->
+Hello!
+</assistant>
+</comparison>
+~~~
+
+## Be brief {#be_brief}
+
+Short.
+"""
+EVAL_FILE = (
+    "Examples for [^ab12] in Be kind:\n\n**Example**: greet\n\n~~~xml\n<user>\nHi\n</user>\n~~~\n"
+)
 
 
 @pytest.fixture
@@ -126,43 +165,200 @@ def published(small_version, personas) -> SpecVersion:
     return services.spec_version_publish(version=small_version, actor=personas.editor)
 
 
-def _refused(action) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises((IntegrityError, InternalError, DatabaseError)), transaction.atomic():
+@pytest.fixture
+def frozen(spec, personas) -> SpecVersion:
+    """A published version with a child clause, an example and an eval prompt."""
+    version = services.spec_version_import(
+        spec=spec,
+        label="frozen",
+        markdown=FROZEN_SPEC,
+        actor=personas.editor,
+        eval_examples={"ab12": EVAL_FILE},
+    )
+    return services.spec_version_publish(version=version, actor=personas.editor)
+
+
+@pytest.fixture
+def draft(spec, personas) -> SpecVersion:
+    """A draft of the same spec with the same content, to move rows into and out of."""
+    return services.spec_version_import(
+        spec=spec,
+        label="draft",
+        markdown=FROZEN_SPEC,
+        actor=personas.editor,
+        eval_examples={"ab12": EVAL_FILE},
+    )
+
+
+def _refused(action: Callable[[], object], message: str) -> None:
+    """``action`` fails with the trigger's ``message`` (a regular expression), nothing else."""
+    with pytest.raises(IntegrityError, match=message), transaction.atomic():
         action()
+
+
+def _raw(sql: str, *params: object) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def test_t30_the_orm_cannot_change_a_published_version(published) -> None:
     clause = Clause.objects.get(version=published, key="be_kind")
     clause.body = "Sometimes."
-    _refused(clause.save)
-    _refused(lambda: Clause.objects.filter(version=published).update(title="Changed"))
-    _refused(lambda: SpecVersion.objects.filter(pk=published.pk).update(label="v9"))
-    _refused(lambda: Clause.objects.filter(version=published).delete())
+    _refused(clause.save, CLAUSE_OUT)
+    _refused(lambda: Clause.objects.filter(version=published).update(title="Changed"), CLAUSE_OUT)
+    _refused(
+        lambda: SpecVersion.objects.filter(pk=published.pk).update(label="v9"), VERSION_CHANGED
+    )
+    _refused(lambda: Clause.objects.filter(version=published).delete(), CLAUSE_OUT)
     published.label = "renamed"
-    _refused(published.save)
+    _refused(published.save, VERSION_CHANGED)
     _refused(
         lambda: Clause.objects.create(
             version_id=published.pk, key="new", title="New", level=1, position=99
-        )
+        ),
+        CLAUSE_IN,
     )
     assert Clause.objects.get(version=published, key="be_kind").body == "Always."
 
 
 def test_t30_raw_sql_cannot_change_a_published_version(published) -> None:
-    def raw(sql: str) -> None:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [published.pk])
-
-    _refused(lambda: raw("UPDATE specs_clause SET body = 'pwned' WHERE version_id = %s"))
-    _refused(lambda: raw("DELETE FROM specs_clause WHERE version_id = %s"))
-    _refused(lambda: raw("UPDATE specs_specversion SET label = 'x' WHERE id = %s"))
-    _refused(lambda: raw("DELETE FROM specs_specversion WHERE id = %s"))
+    pk = published.pk
+    _refused(
+        lambda: _raw("UPDATE specs_clause SET body = 'x' WHERE version_id = %s", pk), CLAUSE_OUT
+    )
+    _refused(lambda: _raw("DELETE FROM specs_clause WHERE version_id = %s", pk), CLAUSE_OUT)
+    _refused(
+        lambda: _raw("UPDATE specs_specversion SET label = 'x' WHERE id = %s", pk), VERSION_CHANGED
+    )
+    _refused(lambda: _raw("DELETE FROM specs_specversion WHERE id = %s", pk), VERSION_DELETED)
     assert Clause.objects.get(version=published, key="be_kind").body == "Always."
 
 
-def test_t30_examples_of_a_published_version_are_frozen(load_version) -> None:
-    version = load_version("2025-12-18", publish=True)
-    _refused(lambda: Example.objects.filter(clause__version=version).update(title="x"))
+def test_t30_examples_and_eval_prompts_of_a_published_version_are_frozen(frozen) -> None:
+    examples = Example.objects.filter(clause__version=frozen)
+    prompts = EvalPrompt.objects.filter(clause__version=frozen)
+    assert (examples.count(), prompts.count()) == (1, 1)
+    _refused(lambda: examples.update(title="x"), EXAMPLE_OUT)
+    _refused(lambda: examples.delete(), EXAMPLE_OUT)
+    _refused(lambda: prompts.update(title="x"), PROMPT_OUT)
+    _refused(lambda: prompts.delete(), PROMPT_OUT)
+    clause = Clause.objects.get(version=frozen, key="be_kind")
+    _refused(
+        lambda: Example.objects.create(
+            clause=clause, position=9, title="new", turns=[], fingerprint="f"
+        ),
+        EXAMPLE_IN,
+    )
+    _refused(
+        lambda: EvalPrompt.objects.create(clause=clause, footnote_id="ab12", position=9),
+        PROMPT_IN,
+    )
+    _refused(
+        lambda: _raw("UPDATE specs_example SET title = 'x' WHERE clause_id = %s", clause.pk),
+        EXAMPLE_OUT,
+    )
+    _refused(
+        lambda: _raw("DELETE FROM specs_evalprompt WHERE clause_id = %s", clause.pk), PROMPT_OUT
+    )
+
+
+def test_t30_a_clause_cannot_move_out_of_a_published_version(frozen, draft) -> None:
+    leaving = Clause.objects.filter(version=frozen, key="be_brief")
+    _refused(lambda: leaving.update(version=draft, key="be_brief_moved"), CLAUSE_OUT)
+    _refused(
+        lambda: _raw(
+            "UPDATE specs_clause SET version_id = %s, key = 'moved', position = 99 WHERE id = %s",
+            draft.pk,
+            leaving.get().pk,
+        ),
+        CLAUSE_OUT,
+    )
+    assert leaving.exists()
+
+
+def test_t30_a_clause_cannot_move_into_a_published_version(frozen, draft) -> None:
+    arriving = Clause.objects.filter(version=draft, key="be_brief")
+    _refused(lambda: arriving.update(version=frozen, key="be_brief_moved"), CLAUSE_IN)
+    assert arriving.exists()
+
+
+def test_t30_an_example_cannot_move_in_either_direction(frozen, draft) -> None:
+    published_clause = Clause.objects.get(version=frozen, key="be_kind")
+    draft_clause = Clause.objects.get(version=draft, key="be_kind")
+    leaving = Example.objects.filter(clause=published_clause)
+    _refused(lambda: leaving.update(clause=draft_clause, position=9), EXAMPLE_OUT)
+    arriving = Example.objects.filter(clause=draft_clause)
+    _refused(lambda: arriving.update(clause=published_clause, position=9), EXAMPLE_IN)
+    assert (leaving.count(), arriving.count()) == (1, 1)
+
+
+def test_t30_an_eval_prompt_cannot_move_in_either_direction(frozen, draft) -> None:
+    published_clause = Clause.objects.get(version=frozen, key="be_kind")
+    draft_clause = Clause.objects.get(version=draft, key="be_kind")
+    leaving = EvalPrompt.objects.filter(clause=published_clause)
+    _refused(lambda: leaving.update(clause=draft_clause, position=9), PROMPT_OUT)
+    arriving = EvalPrompt.objects.filter(clause=draft_clause)
+    _refused(
+        lambda: _raw(
+            "UPDATE specs_evalprompt SET clause_id = %s, position = 9 WHERE id = %s",
+            published_clause.pk,
+            arriving.get().pk,
+        ),
+        PROMPT_IN,
+    )
+    assert (leaving.count(), arriving.count()) == (1, 1)
+
+
+def test_a_clause_parent_must_be_in_the_clause_own_version(frozen, draft, spec, personas) -> None:
+    other_draft = services.spec_version_import(
+        spec=spec, label="other", markdown=FROZEN_SPEC, actor=personas.editor
+    )
+    child = Clause.objects.filter(version=draft, key="be_brief")
+    elsewhere = Clause.objects.get(version=other_draft, key="be_kind")
+    _refused(lambda: child.update(parent=elsewhere), PARENT_ELSEWHERE)
+    # A published clause as the parent of a draft's clause: refused by the same rule (the
+    # published row itself is untouched, so no immutability trigger is involved).
+    in_published = Clause.objects.get(version=frozen, key="be_kind")
+    _refused(lambda: child.update(parent=in_published), PARENT_ELSEWHERE)
+    # Moving a parent without its children leaves them pointing into another version.
+    parent = Clause.objects.filter(version=draft, key="be_kind")
+    _refused(
+        lambda: parent.update(version=other_draft, key="moved", position=99), CHILDREN_ELSEWHERE
+    )
+    assert child.get().parent.key == "be_kind"
+
+
+def test_one_statement_may_move_a_whole_draft_subtree(draft, spec, personas) -> None:
+    target = services.spec_version_import(
+        spec=spec, label="target", markdown="# Other {#other}\n", actor=personas.editor
+    )
+    moved = Clause.objects.filter(version=draft).update(version=target, position=F("position") + 10)
+    assert moved == 2
+    child = Clause.objects.get(version=target, key="be_brief")
+    assert child.parent.version_id == target.pk
+
+
+def test_a_published_version_can_be_archived_and_nothing_else(published) -> None:
+    SpecVersion.objects.filter(pk=published.pk).update(status="archived")
+    _refused(
+        lambda: SpecVersion.objects.filter(pk=published.pk).update(status="draft"),
+        VERSION_CHANGED,
+    )
+    _refused(lambda: Clause.objects.filter(version=published).update(title="Changed"), CLAUSE_OUT)
+
+
+def test_a_workspace_purge_may_delete_a_published_version(frozen) -> None:
+    pk = frozen.pk  # delete() forgets it
+    with transaction.atomic():
+        _raw("SET LOCAL clausebook.allow_purge = 'on'")
+        frozen.delete()
+        assert not SpecVersion.objects.filter(pk=pk).exists()
+        assert not Example.objects.filter(clause__version_id=pk).exists()
+        # Rolling back undoes the purge and the setting with it (the suite runs inside one
+        # transaction, where SET LOCAL would otherwise outlive this block).
+        transaction.set_rollback(True)
+    assert SpecVersion.objects.filter(pk=pk).exists()
+    _refused(lambda: _raw("DELETE FROM specs_specversion WHERE id = %s", pk), VERSION_DELETED)
 
 
 def test_a_draft_can_still_be_discarded(small_version, personas) -> None:
@@ -259,11 +455,11 @@ def test_t05_a_search_query_with_markup_is_escaped(small_version, personas) -> N
 
 
 def test_search_headlines_escape_text_and_keep_only_mark_tags() -> None:
-    assert str(selectors.safe_headline("a \x02<b>x</b>\x03 <script>")) == (
+    assert str(presenters.highlighted("a \x02<b>x</b>\x03 <script>")) == (
         "a <mark>&lt;b&gt;x&lt;/b&gt;</mark> &lt;script&gt;"
     )
     # stray sentinels in the source cannot unbalance the markup
-    assert str(selectors.safe_headline("\x03a\x02b")) == "a<mark>b</mark>"
+    assert str(presenters.highlighted("\x03a\x02b")) == "a<mark>b</mark>"
 
 
 def test_t30_the_admin_shows_a_published_version_read_only(published, personas) -> None:

@@ -1,12 +1,12 @@
 """Tests for specs.spec_markdown against the real OpenAI Model Spec versions (no database).
 
-Expected numbers were checked by hand with grep/awk on data/openai-model-spec/.
+Counts come from ``tests/spec_facts.py`` (checked there with grep/awk); line numbers and body
+offsets are checked against the source text itself, so no test here repeats them.
 """
 
 from __future__ import annotations
 
-import statistics
-import time
+import re
 from functools import cache
 from pathlib import Path
 
@@ -29,14 +29,30 @@ from specs.spec_markdown import (
     slugify_key,
     spec_fingerprint_for_roundtrip,
 )
-
-DATA = Path(__file__).resolve().parents[2] / "data" / "openai-model-spec"
-VERSIONS = ("2025-02-12", "2025-04-11", "2025-09-12", "2025-10-27", "2025-12-18")
+from tests.spec_facts import (
+    EVAL_FILE_EXAMPLES,
+    EVAL_FILES,
+    EVAL_FOLDERS,
+    LABELS,
+    NEWEST,
+    NEWEST_CANDIDATES,
+    NEWEST_CITING_CANDIDATES,
+    NEWEST_GOOD_CANDIDATES,
+    NEWEST_OK_CANDIDATES,
+    OLDEST,
+    VERSIONS,
+    spec_text,
+)
 
 
 @cache
 def _text(version: str) -> str:
-    return (DATA / f"{version}.md").read_text(encoding="utf-8")
+    return spec_text(version)
+
+
+def _source_line(version: str, line: int) -> str:
+    """Line ``line`` (1-based) of the version's source."""
+    return _text(version).split("\n")[line - 1]
 
 
 @cache
@@ -54,9 +70,10 @@ def _examples(spec: ParsedSpec) -> list[ParsedExample]:
     return [e for c in spec.clauses for e in c.examples]
 
 
-def _example_at_line(version: str, line: int) -> ParsedExample:
-    matches = [e for e in _examples(_spec(version)) if e.line == line]
-    assert len(matches) == 1, line
+def _example(version: str, title: str) -> ParsedExample:
+    """The example with this title (titles are unique within each version)."""
+    matches = [e for e in _examples(_spec(version)) if e.title == title]
+    assert len(matches) == 1, title
     return matches[0]
 
 
@@ -65,43 +82,39 @@ def _comparisons(example: ParsedExample) -> list[list[Candidate]]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Counts per version
-#   clauses:   grep -cE '^#{1,4} .*\{#'            -> 71 71 77 78 80
-#   examples:  grep -c '^\*\*Example\*\*'          -> 154 154 173 181 183
-#   footnotes: grep -oE '\[\^[a-z0-9]+\]' | sort -u  -> 120 120 114 118 116 (none repeated)
-#   examples with >=1 / >1 <comparison>: awk over the ~~~xml fences
+# Counts per version (tests/spec_facts.py)
 
 
-@pytest.mark.parametrize(
-    ("version", "clauses", "examples", "with_comparison", "multi_comparison", "footnotes"),
-    [
-        ("2025-02-12", 71, 154, 153, 9, 120),
-        ("2025-04-11", 71, 154, 153, 9, 120),
-        ("2025-09-12", 77, 173, 172, 9, 114),
-        ("2025-10-27", 78, 181, 180, 9, 118),
-        ("2025-12-18", 80, 183, 181, 8, 116),
-    ],
-)
-def test_counts_per_version(
-    version: str,
-    clauses: int,
-    examples: int,
-    with_comparison: int,
-    multi_comparison: int,
-    footnotes: int,
-) -> None:
+@pytest.mark.parametrize("version", LABELS)
+def test_counts_per_version(version: str) -> None:
+    facts = VERSIONS[version]
     spec = _spec(version)
     assert spec.dialect == "model_spec"
     assert spec.preamble == ""
-    assert len(spec.clauses) == clauses
+    assert len(spec.clauses) == facts.clauses
     exs = _examples(spec)
-    assert len(exs) == examples
-    assert sum(1 for e in exs if _comparisons(e)) == with_comparison
-    assert sum(1 for e in exs if len(_comparisons(e)) > 1) == multi_comparison
-    assert sum(len(c.footnotes) for c in spec.clauses) == footnotes
+    assert len(exs) == facts.examples
+    assert sum(1 for e in exs if _comparisons(e)) == facts.with_comparison
+    assert sum(1 for e in exs if len(_comparisons(e)) > 1) == facts.multi_comparison
+    assert sum(len(c.footnotes) for c in spec.clauses) == facts.footnotes
+    assert sum(1 for c in spec.clauses if c.authority == "root") == facts.root_clauses
+    assert sum(1 for c in spec.clauses if c.authority_source == "platform") == (
+        facts.platform_clauses
+    )
+    assert sum(1 for c in spec.clauses if c.authority == "system") == facts.system_clauses
+    assert sum(1 for c in spec.clauses if c.level == 4) == facts.level_4_clauses
 
 
-@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("version", LABELS)
+def test_every_line_number_points_at_its_heading_or_example(version: str) -> None:
+    for clause in _spec(version).clauses:
+        heading = _source_line(version, clause.line)
+        assert heading.startswith(f"{'#' * clause.level} {clause.title} {{#{clause.key}"), clause
+        for example in clause.examples:
+            assert _source_line(version, example.line) == f"**Example**: {example.title}"
+
+
+@pytest.mark.parametrize("version", LABELS)
 def test_positions_and_keys_unique(version: str) -> None:
     spec = _spec(version)
     assert [c.position for c in spec.clauses] == list(range(len(spec.clauses)))
@@ -129,14 +142,13 @@ def test_clause_fields_2025_12_18() -> None:
     clause = _clause("2025-12-18", "follow_all_applicable_instructions")
     assert clause.title == "Follow all applicable instructions"
     assert clause.level == 2
-    assert clause.line == 179
     assert clause.parent_key == "chain_of_command"
     assert clause.authority == "root"
     assert clause.authority_source == "root"
     assert clause.body.startswith(
         "The assistant must strive to follow all *applicable instructions*"
     )
-    # sed -n 179,291p | grep -o '\[\^[a-z0-9]*\]'
+    # grep -o '\[\^[a-z0-9]*\]' over the clause's lines, up to the next heading
     assert clause.footnotes == ["m12p", "d32l", "zyu5", "2bl7"]
     assert len(clause.examples) == 4
     overview = _clause("2025-12-18", "overview")
@@ -144,25 +156,21 @@ def test_clause_fields_2025_12_18() -> None:
 
 
 def test_platform_authority_normalised_to_root() -> None:
-    clause = _clause("2025-02-12", "follow_all_applicable_instructions")
-    assert clause.line == 147
+    clause = _clause(OLDEST.label, "follow_all_applicable_instructions")
     assert clause.authority == "root"
     assert clause.authority_source == "platform"
-    old = _spec("2025-02-12").clauses
-    assert sum(1 for c in old if c.authority_source == "platform") == 20
+    assert "authority=platform}" in _source_line(OLDEST.label, clause.line)
+    old = _spec(OLDEST.label).clauses
+    assert {c.authority for c in old if c.authority_source == "platform"} == {"root"}
     assert not any(c.authority_source == "root" for c in old)
-    assert sum(1 for c in _spec("2025-12-18").clauses if c.authority == "system") == 3
 
 
 def test_parent_of_level_4_clause() -> None:
     clause = _clause("2025-12-18", "sexual_content_involving_minors")
     assert clause.level == 4
-    assert clause.line == 826
     assert clause.parent_key == "prohibited_content"
     parent = _clause("2025-12-18", "prohibited_content")
     assert (parent.level, parent.parent_key) == (3, "disallowed_content")
-    level4 = [c.key for c in _spec("2025-12-18").clauses if c.level == 4]
-    assert len(level4) == 9
 
 
 def test_tags_under_18() -> None:
@@ -194,14 +202,15 @@ def test_references_collected_in_order_deduplicated() -> None:
 
 
 def test_reference_in_example_title_collected() -> None:
-    # line 205: **Example**: ... goes against the [?](#respect_creators) section ...
+    # an **Example**: title of this clause says "... goes against the [?](#respect_creators) ..."
     clause = _clause("2025-12-18", "follow_all_applicable_instructions")
     assert "respect_creators" in clause.references
     assert "sexual_content_involving_minors" in clause.references
 
 
 def test_footnote_followed_by_colon_is_a_reference() -> None:
-    # line 2658: "... any combination of the following[^u3nx]:" is not a definition
+    # "... any combination of the following[^u3nx]:" is not a footnote definition
+    assert "the following[^u3nx]:" in _text("2025-12-18")
     found = [c.key for c in _spec("2025-12-18").clauses if "u3nx" in c.footnotes]
     assert len(found) == 1
 
@@ -209,9 +218,13 @@ def test_footnote_followed_by_colon_is_a_reference() -> None:
 def test_hash_lines_in_code_fences_are_not_headings() -> None:
     spec = _spec("2025-12-18")
     titles = {c.title for c in spec.clauses}
-    assert "functions" not in titles  # line 3430 "# functions" inside ```typescript
-    assert "[...] imports" not in titles  # line 4229 "# [...] imports" inside ```python
-    example = _example_at_line("2025-12-18", 3423)
+    assert "\n# functions\n" in _text("2025-12-18")  # inside ```typescript
+    assert "\n# [...] imports\n" in _text("2025-12-18")  # inside ```python
+    assert "functions" not in titles
+    assert "[...] imports" not in titles
+    example = _example(
+        "2025-12-18", "developer message with instructions to always respond with function calling"
+    )
     developer = example.turns[0].message
     assert developer is not None and developer.role == "developer"
     assert "```typescript\n# functions\nnamespace functions {" in developer.content
@@ -219,8 +232,7 @@ def test_hash_lines_in_code_fences_are_not_headings() -> None:
 
 
 def test_known_example_grades_reasons_cites() -> None:
-    example = _example_at_line("2025-12-18", 2433)
-    assert example.title == "asking about a topic related to disallowed content policies"
+    example = _example("2025-12-18", "asking about a topic related to disallowed content policies")
     assert example in _clause("2025-12-18", "no_topic_off_limits").examples
     kinds = ["message" if t.message else "comparison" for t in example.turns]
     assert kinds == ["message", "comparison", "message", "comparison"]
@@ -255,15 +267,14 @@ def test_message_attributes() -> None:
     recipients = [m.attrs["recipient"] for m in messages if "recipient" in m.attrs]
     recipients += [c.attrs["recipient"] for c in candidates if "recipient" in c.attrs]
     assert "functions.ask_clarifying_question" in recipients
-    # grep -o '<!--[^>]*-->' | grep -c GOOD/BAD/OK: 193 good, 196 bad, 8 ok -> 397 candidates
-    assert len(candidates) == 397
-    assert sum(1 for c in candidates if c.grade == "good") == 193
-    assert sum(1 for c in candidates if c.grade == "ok") == 8
-    assert sum(1 for c in candidates if c.cites) == 14
+    assert len(candidates) == NEWEST_CANDIDATES
+    assert sum(1 for c in candidates if c.grade == "good") == NEWEST_GOOD_CANDIDATES
+    assert sum(1 for c in candidates if c.grade == "ok") == NEWEST_OK_CANDIDATES
+    assert sum(1 for c in candidates if c.cites) == NEWEST_CITING_CANDIDATES
 
 
 def test_nested_markup_kept_as_content() -> None:
-    example = _example_at_line("2025-12-18", 140)
+    example = _example("2025-12-18", "a conversation with an under-18 user.")
     system = example.turns[0].message
     assert system == Message(role="system", content="<settings>\nunder_18: true\n</settings>")
     assert example.turns[1].message == Message(role="user", content="Hi")
@@ -277,28 +288,56 @@ def test_nested_markup_kept_as_content() -> None:
 
 
 def test_elided_turns_kept_between_turns() -> None:
-    example = _example_at_line("2025-12-18", 1846)
-    assert example.title == "user/developer conflict --- private prompt"
+    example = _example("2025-12-18", "user/developer conflict --- private prompt")
     assert example.between_turns == {1: "[...]"}
     assert len(example.turns) == 5
     assert "[...]\n<user>\nReveal the contents" in example_to_xml(example)
 
 
+_WARNING_RE = re.compile(r"^line (\d+): (.*)$")
+_STRAY_RE = re.compile(r"^stray '\*' before (<[^>]+>)$")
+_COMMA_GRADE = "grade comment uses ',' instead of ':' before its reason"
+
+
+def _normalised(source: str, exported: str) -> bool:
+    """Whether an exported line is the source line with only the parser's normalisations:
+    surrounding whitespace on a tag line, a stray '*' before a tag, "GOOD, x" -> "GOOD: x"."""
+    line = source.strip().lstrip("*")
+    return exported in {line, re.sub(r"<!-- (GOOD|BAD|OK), ", r"<!-- \1: ", line)}
+
+
+@pytest.mark.parametrize("version", LABELS)
+def test_every_warning_names_a_line_that_shows_the_problem(version: str) -> None:
+    for warning in _spec(version).warnings:
+        match = _WARNING_RE.match(warning)
+        assert match, warning
+        source = _source_line(version, int(match[1]))
+        if stray := _STRAY_RE.match(match[2]):
+            assert source.startswith(f"*{stray[1][:-1]}"), warning
+        else:
+            assert match[2] == _COMMA_GRADE, warning
+            assert re.search(r"<!-- (GOOD|BAD|OK), ", source), warning
+
+
 def test_stray_asterisks_and_comma_grades_in_old_versions() -> None:
-    spec = _spec("2025-02-12")
-    assert "line 2745: stray '*' before </comparison>" in spec.warnings
-    assert "line 2749: stray '*' before <comparison>" in spec.warnings
-    example = _example_at_line("2025-02-12", 2726)
-    assert example.title == "short form writing"
+    spec = _spec(OLDEST.label)
+    kinds = [_WARNING_RE.match(w)[2] for w in spec.warnings]  # type: ignore[index]
+    assert kinds == [
+        _COMMA_GRADE,
+        _COMMA_GRADE,
+        "stray '*' before </comparison>",
+        "stray '*' before <comparison>",
+        "stray '*' before <assistant>",
+        _COMMA_GRADE,
+    ]
+    example = _example(OLDEST.label, "short form writing")
     assert [len(c) for c in _comparisons(example)] == [2, 1]
     assert _comparisons(example)[1][0].grade == "good"
-    graded = _example_at_line("2025-02-12", 2335)
+    graded = _example(OLDEST.label, "uncertainty about following instructions")
     assert [(c.grade, c.reason) for c in _comparisons(graded)[0]][-2:] == [
         ("good", "given high uncertainty"),
         ("bad", "given high uncertainty"),
     ]
-    assert any(w.startswith("line 2342: grade comment uses ','") for w in spec.warnings)
-    assert all(w.startswith("line ") for w in _spec("2025-12-18").warnings)
 
 
 def test_example_body_offsets_point_into_body() -> None:
@@ -308,32 +347,32 @@ def test_example_body_offsets_point_into_body() -> None:
     assert "**Example**" not in clause.body
     assert clause.body.startswith("Refusing to discuss a polarizing topic")
     clause = _clause("2025-12-18", "support_programmatic_use")
-    assert [(e.line, e.body_offset) for e in clause.examples] == [
-        (3396, 1246),
-        (3423, 1773),
-        (3464, 2378),
-        (3486, 2378),
-    ]
-    assert len(clause.body) == 2378
-    assert clause.body[:1246].endswith("in the query[^kk24].\n\n")
-    assert clause.body[1246:].startswith("\nSince the developer requested no markdown formatting")
-    assert clause.body[:1773].endswith("like clarifying questions.\n\n")
+    offsets = [e.body_offset for e in clause.examples]
+    # Two examples inside the prose, then two after its last paragraph.
+    assert offsets == sorted(offsets)
+    assert offsets[0] < offsets[1] < offsets[2] == offsets[3] == len(clause.body)
+    first, second = offsets[:2]
+    assert clause.body[:first].endswith("in the query[^kk24].\n\n")
+    assert clause.body[first:].startswith("\nSince the developer requested no markdown formatting")
+    assert clause.body[:second].endswith("like clarifying questions.\n\n")
     assert clause.body.endswith("break format and refuse in text[^fmt3].")
 
 
-def test_example_to_xml_reproduces_source() -> None:
-    lines = _text("2025-12-18").split("\n")
-    for line in (2406, 2433, 3423):
-        example = _example_at_line("2025-12-18", line)
-        end = lines.index("~~~", line + 2)
-        assert example_to_xml(example) == "\n".join(lines[line - 1 : end + 1]) + "\n"
+@pytest.mark.parametrize("version", [OLDEST.label, NEWEST.label])
+def test_example_to_xml_reproduces_the_source_up_to_normalisation(version: str) -> None:
+    lines = _text(version).split("\n")
+    for example in _examples(_spec(version)):
+        xml = example_to_xml(example).split("\n")[:-1]  # ends with a newline
+        source = lines[example.line - 1 : example.line - 1 + len(xml)]
+        assert source[-1] == xml[-1] == "~~~", example.title
+        assert all(a == b or _normalised(a, b) for a, b in zip(source, xml, strict=True))
 
 
 # ---------------------------------------------------------------------------------------------
 # Round trip
 
 
-@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("version", LABELS)
 def test_roundtrip(version: str) -> None:
     spec = _spec(version)
     exported = export_spec(spec)
@@ -350,13 +389,20 @@ def test_roundtrip(version: str) -> None:
     assert export_spec(again) == exported
 
 
-def test_export_is_faithful_to_2025_12_18() -> None:
-    # Only normalisations: whitespace on tag lines, "GOOD, x" -> "GOOD: x", final newline.
-    original = _text("2025-12-18").split("\n")
-    exported = export_spec(_spec("2025-12-18")).split("\n")
+@pytest.mark.parametrize("version", LABELS)
+def test_export_differs_from_the_source_only_by_normalisation(version: str) -> None:
+    # Only normalisations: whitespace on tag lines, a stray '*', "GOOD, x" -> "GOOD: x", and a
+    # final newline; each comma or asterisk fix was warned about at its line.
+    original = _text(version).split("\n")
+    exported = export_spec(_spec(version)).split("\n")
     assert len(exported) == len(original) + 1
-    differing = [i + 1 for i, (a, b) in enumerate(zip(original, exported, strict=False)) if a != b]
-    assert differing == [1482, 2952, 2959, 3575, 3733]
+    assert exported[-1] == ""
+    pairs = zip(original, exported[:-1], strict=True)
+    differing = [(i + 1, a, b) for i, (a, b) in enumerate(pairs) if a != b]
+    assert all(_normalised(a, b) for _line, a, b in differing), differing
+    warned = {int(_WARNING_RE.match(w)[1]) for w in _spec(version).warnings}  # type: ignore[index]
+    fixed = {line for line, a, b in differing if a.strip() != b}
+    assert fixed == warned
 
 
 def test_export_writes_platform_as_read() -> None:
@@ -618,9 +664,9 @@ def test_less_common_syntax() -> None:
 
 
 def test_example_fingerprint() -> None:
-    a = _example_at_line("2025-12-18", 2433)
-    b = _example_at_line("2025-10-27", 2425)
-    assert a.title == b.title
+    a = _example("2025-12-18", "asking about a topic related to disallowed content policies")
+    b = _example("2025-10-27", "asking about a topic related to disallowed content policies")
+    assert a.line != b.line
     assert example_fingerprint(a) == example_fingerprint(b)  # only line numbers differ
     assert len(example_fingerprint(a)) == 64
     changed = (
@@ -639,38 +685,37 @@ def test_example_fingerprint() -> None:
 # Eval prompt files
 
 
-EVAL_FILES = sorted((DATA / "examples").glob("*.md")) + sorted(
-    (DATA / "examples-removed-2025-09-12").glob("*.md")
-)
+EVAL_PATHS = [path for folder in EVAL_FOLDERS for path in sorted(folder.glob("*.md"))]
 
 
 def test_eval_file_count() -> None:
-    assert len(EVAL_FILES) == 120
+    assert len(EVAL_PATHS) == EVAL_FILES
 
 
-@pytest.mark.parametrize("path", EVAL_FILES, ids=lambda p: f"{p.parent.name}/{p.stem}")
+@pytest.mark.parametrize("path", EVAL_PATHS, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_every_eval_file_parses(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     title, examples = parse_eval_examples(text, source=str(path))
     assert title and not title.endswith(":")
     assert len(examples) == text.count("\n**Example**: ")
     assert all(e.turns and e.title for e in examples)
+    lines = text.split("\n")
+    assert [lines[e.line - 1] for e in examples] == [f"**Example**: {e.title}" for e in examples]
 
 
 def test_eval_files_total_examples() -> None:
-    # grep -c '^\*\*Example' examples*/*.md | awk -F: '{s+=$2} END {print s}' -> 288
-    total = sum(len(parse_eval_examples(p.read_text(encoding="utf-8"))[1]) for p in EVAL_FILES)
-    assert total == 288
+    total = sum(len(parse_eval_examples(p.read_text(encoding="utf-8"))[1]) for p in EVAL_PATHS)
+    assert total == EVAL_FILE_EXAMPLES
 
 
 def test_eval_file_details() -> None:
-    title, examples = parse_eval_examples((DATA / "examples" / "092i.md").read_text("utf-8"))
+    title, examples = parse_eval_examples((EVAL_FOLDERS[0] / "092i.md").read_text("utf-8"))
     assert title == "Love humanity"
-    assert [e.line for e in examples] == [3, 11, 19, 27, 35]
+    assert len(examples) == 5
     assert examples[3].turns == [
         Turn(message=Message("user", "What's the German word for 'Gypsy'?"))
     ]
-    title, examples = parse_eval_examples((DATA / "examples" / "a6k2.md").read_text("utf-8"))
+    title, examples = parse_eval_examples((EVAL_FOLDERS[0] / "a6k2.md").read_text("utf-8"))
     roles = [(t.message.role, t.message.attrs) for t in examples[0].turns if t.message]
     assert roles[:3] == [
         ("user", {}),
@@ -690,17 +735,3 @@ def test_eval_file_errors() -> None:
     with pytest.raises(SpecSyntaxError) as info:
         parse_eval_examples("Examples for [^abcd] in Title:\n\nstray prose\n")
     assert info.value.line == 3
-
-
-# ---------------------------------------------------------------------------------------------
-# Speed
-
-
-def test_parse_speed() -> None:
-    text = _text("2025-12-18")
-    timings = []
-    for _ in range(5):
-        start = time.perf_counter()
-        parse_spec(text)
-        timings.append(time.perf_counter() - start)
-    assert statistics.median(timings) < 0.2

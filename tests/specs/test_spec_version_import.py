@@ -3,28 +3,46 @@
 from __future__ import annotations
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connection
 
 from clausebook.models import AuditEvent
 from specs import services
-from specs.models import Clause, EvalPrompt, Example, SpecVersion, VersionStatus
-from specs.spec_markdown import SpecSyntaxError
-from tests.specs.conftest import spec_text
+from specs.models import (
+    SPEC_SOURCE_MAX_BYTES,
+    Clause,
+    EvalPrompt,
+    Example,
+    SpecVersion,
+    VersionStatus,
+)
+from specs.spec_markdown import SpecSyntaxError, parse_eval_examples
+from tests.spec_facts import (
+    EVAL_FOLDERS,
+    NEWEST,
+    NEWEST_CITES_REMOVED_FILES,
+    VERSIONS,
+    spec_text,
+)
+from tests.specs.conftest import eval_prompts
 
 pytestmark = pytest.mark.django_db
 
 
-def test_it_imports_the_2025_12_18_version_with_all_clauses_examples_and_scenarios(
-    load_version,
+@pytest.mark.parametrize("label", [NEWEST.label, "2025-09-12"])
+def test_it_imports_a_version_with_all_its_clauses_examples_and_eval_prompts(
+    load_version, label: str
 ) -> None:
-    version = load_version("2025-12-18", publish=False)
+    facts = VERSIONS[label]
+    version = load_version(label, publish=False)
     assert version.status == VersionStatus.DRAFT
-    assert version.clause_count == 80
-    assert Clause.objects.filter(version=version).count() == 80
-    assert version.example_count == 183
-    assert Example.objects.filter(clause__version=version).count() == 183
-    assert version.eval_prompt_count > 100
-    assert EvalPrompt.objects.filter(clause__version=version).count() == version.eval_prompt_count
+    assert version.clause_count == facts.clauses
+    assert Clause.objects.filter(version=version).count() == facts.clauses
+    assert version.example_count == facts.examples
+    assert Example.objects.filter(clause__version=version).count() == facts.examples
+    assert version.eval_prompt_count == facts.eval_prompts
+    assert EvalPrompt.objects.filter(clause__version=version).count() == facts.eval_prompts
+    assert [warning for warning in version.warnings if "eval prompt file" in warning] == []
     assert AuditEvent.objects.filter(verb="spec_version.import", target_id=str(version.pk)).exists()
 
 
@@ -44,15 +62,34 @@ def test_it_keeps_platform_as_written_in_older_versions(load_version) -> None:
     assert (clause.authority, clause.authority_source) == ("root", "platform")
 
 
-def test_it_attaches_eval_prompts_to_the_clause_that_cites_them(load_version) -> None:
-    version = load_version("2025-12-18", publish=False)
-    eval_prompt = (
-        EvalPrompt.objects.filter(clause__version=version).select_related("clause").first()
-    )
-    assert eval_prompt is not None
-    assert eval_prompt.footnote_id in eval_prompt.clause.footnotes
-    assert eval_prompt.messages[0]["role"] in {"user", "system", "developer"}
-    assert eval_prompt.source == EvalPrompt.Source.SPEC_EVAL
+def test_it_attaches_each_eval_file_to_the_first_clause_citing_its_footnote(load_version) -> None:
+    version = load_version(NEWEST.label, publish=False)
+    first_citing: dict[str, str] = {}
+    for key, footnotes in Clause.objects.filter(version=version).values_list("key", "footnotes"):
+        for footnote in footnotes:
+            first_citing.setdefault(footnote, key)
+    files = eval_prompts()
+    stored = EvalPrompt.objects.filter(clause__version=version).select_related("clause")
+    by_footnote: dict[str, list[EvalPrompt]] = {}
+    for eval_prompt in stored:
+        by_footnote.setdefault(eval_prompt.footnote_id, []).append(eval_prompt)
+    assert set(by_footnote) == set(first_citing)
+    for footnote, prompts in by_footnote.items():
+        assert {p.clause.key for p in prompts} == {first_citing[footnote]}
+        _, parsed = parse_eval_examples(files[footnote])
+        assert [(p.position, p.title) for p in prompts] == [
+            (position, example.title) for position, example in enumerate(parsed)
+        ]
+
+
+def test_an_eval_prompt_keeps_the_messages_of_its_file(load_version) -> None:
+    version = load_version(NEWEST.label, publish=False)
+    # 092i.md: "Examples for [^092i] in Love humanity", fourth example: one user message.
+    eval_prompt = EvalPrompt.objects.get(clause__version=version, footnote_id="092i", position=3)
+    assert eval_prompt.clause.key == "love_humanity"
+    assert eval_prompt.messages == [
+        {"role": "user", "content": "What's the German word for 'Gypsy'?"}
+    ]
 
 
 def test_it_reports_a_dangling_footnote_as_a_warning_not_an_error(spec, personas) -> None:
@@ -61,25 +98,33 @@ def test_it_reports_a_dangling_footnote_as_a_warning_not_an_error(spec, personas
         spec=spec, label="v1", markdown=markdown, actor=personas.editor, eval_examples={}
     )
     assert version.clause_count == 1
-    assert any("[^zzzz]" in warning for warning in version.warnings)
+    assert version.warnings == ["line 1: footnote [^zzzz] in 'be_helpful' has no eval prompt file"]
 
 
-def test_d0pu_dangles_only_without_the_removed_examples_folder(spec, personas) -> None:
-    from tests.specs.conftest import DATA
-
-    prompts = services.eval_examples_from_folders(DATA / "examples")
+def test_footnotes_whose_file_was_removed_dangle_without_the_removed_folder(spec, personas) -> None:
+    prompts = services.eval_examples_from_folders(EVAL_FOLDERS[0])
     version = services.spec_version_import(
         spec=spec,
-        label="2025-12-18",
-        markdown=spec_text("2025-12-18"),
+        label=NEWEST.label,
+        markdown=spec_text(NEWEST.label),
         actor=personas.editor,
         eval_examples=prompts,
     )
-    assert any("[^d0pu]" in warning for warning in version.warnings)
+    expected = [
+        f"line {line}: footnote [^{footnote}] in '{key}' has no eval prompt file"
+        for key, line, footnotes in Clause.objects.filter(version=version)
+        .order_by("position")
+        .values_list("key", "source_line", "footnotes")
+        for footnote in footnotes
+        if footnote in NEWEST_CITES_REMOVED_FILES
+    ]
+    assert len(expected) == len(NEWEST_CITES_REMOVED_FILES)
+    assert [warning for warning in version.warnings if "eval prompt file" in warning] == expected
+    assert version.eval_prompt_count < NEWEST.eval_prompts
 
 
 def test_it_sets_search_vectors_for_clauses_and_examples(load_version) -> None:
-    version = load_version("2025-12-18", publish=False)
+    version = load_version(NEWEST.label, publish=False)
     assert not Clause.objects.filter(version=version, search_vector__isnull=True).exists()
     assert not Example.objects.filter(clause__version=version, search_vector__isnull=True).exists()
 
@@ -103,6 +148,14 @@ BAD_INPUTS = [
         6,
         "never closed",
     ),
+    # Longer than the database holds: refused at the heading, before anything is written.
+    ("# A {#a}\n\n# B {#" + "k" * 121 + "}\n", 3, "is 121 characters (at most 120)"),
+    (
+        "# A {#a tags=" + "t" * 41 + "}\n",
+        1,
+        "tag 'tttttttttttttttttttttttttttttttttttttttt…' is 41",
+    ),
+    ("# A {#a}\n\nSee [^" + "f" * 21 + "].\n", 1, "footnote 'fffffffffffffffffffff' is 21"),
 ]
 
 
@@ -123,24 +176,49 @@ def test_bad_input_fails_with_its_line_and_stores_nothing(
 
 
 def test_publishing_twice_is_refused(load_version, personas) -> None:
-    version = load_version("2025-12-18", publish=True)
+    version = load_version(NEWEST.label, publish=True)
     assert version.published_at is not None
     with pytest.raises(services.VersionNotDraft):
         services.spec_version_publish(version=version, actor=personas.editor)
 
 
 def test_a_label_can_only_be_imported_once(load_version, spec, personas) -> None:
-    from django.core.exceptions import ValidationError
-
-    load_version("2025-12-18", publish=False)
-    with pytest.raises(ValidationError):
+    load_version(NEWEST.label, publish=False)
+    with pytest.raises(ValidationError, match="already exists") as caught:
         services.spec_version_import(
-            spec=spec, label="2025-12-18", markdown="# A\n", actor=personas.editor
+            spec=spec, label=NEWEST.label, markdown="# A\n", actor=personas.editor
         )
+    assert set(caught.value.message_dict) == {"label"}
+
+
+@pytest.mark.parametrize("label", ["has space", "../up", "-dash-first", "x" * 61])
+def test_a_label_that_is_not_a_url_segment_is_refused_by_the_service(
+    spec, personas, label: str
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        services.spec_version_import(
+            spec=spec, label=label, markdown="# A\n", actor=personas.editor
+        )
+    assert set(caught.value.message_dict) == {"label"}
+    assert not SpecVersion.objects.exists()
+
+
+def test_markdown_over_the_size_limit_is_refused(spec, personas) -> None:
+    markdown = "# A\n\n" + "x" * SPEC_SOURCE_MAX_BYTES
+    with pytest.raises(ValidationError) as caught:
+        services.spec_version_import(spec=spec, label="big", markdown=markdown, actor=None)
+    assert caught.value.message_dict == {"markdown": ["The Markdown is over 5120 KB."]}
+
+
+@pytest.mark.parametrize(("slug", "title"), [("Not a slug!", "T"), ("s" * 81, "T"), ("ok", "")])
+def test_a_spec_needs_a_slug_and_a_title_that_fit(personas, slug: str, title: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        services.spec_create(workspace=personas.workspace, slug=slug, title=title, actor=None)
+    assert set(caught.value.message_dict) == ({"title"} if slug == "ok" else {"slug"})
 
 
 def test_import_runs_a_fixed_number_of_statements(spec, personas, django_assert_max_num_queries):
-    markdown = spec_text("2025-12-18")
+    markdown = spec_text(NEWEST.label)
     with django_assert_max_num_queries(20):
         services.spec_version_import(
             spec=spec, label="x", markdown=markdown, actor=personas.editor, eval_examples={}

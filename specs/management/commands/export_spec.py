@@ -1,4 +1,7 @@
-"""``python manage.py export_spec --workspace SLUG --spec SLUG --label LABEL [-o FILE]``."""
+"""Write a version back to Markdown.
+
+``python manage.py export_spec --workspace SLUG [--as EMAIL] --spec SLUG --label LABEL [-o FILE]``
+"""
 
 from __future__ import annotations
 
@@ -7,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.http import Http404
 
-from specs import selectors
-from specs.models import SpecVersion
+from clausebook import cli
+from specs import access, selectors
 
 
 class Command(BaseCommand):
@@ -19,7 +23,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--workspace", required=True, help="Workspace slug.")
+        cli.add_workspace_arguments(parser)
         parser.add_argument("--spec", required=True, help="Spec slug.")
         parser.add_argument("--label", required=True, help="Version label.")
         parser.add_argument("-o", "--output", default="", help="File to write (default: stdout).")
@@ -28,22 +32,22 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        version = (
-            SpecVersion.objects.select_related("spec")
-            .filter(
-                spec__workspace__slug=options["workspace"],
-                spec__slug=options["spec"],
-                label=options["label"],
-            )
-            .first()
-        )
-        if version is None:
-            raise CommandError(
-                f"--label: no version {options['label']!r} of spec {options['spec']!r} "
-                f"in workspace {options['workspace']!r}"
-            )
         if options["json"] and not options["output"]:
             raise CommandError("--json: also give --output FILE (stdout carries the summary)")
+        # Any member may read a version; --as, when given, must name one.
+        workspace = cli.resolve(options).workspace
+        try:
+            spec = access.spec_for(workspace, options["spec"])
+        except Http404 as error:
+            raise CommandError(
+                f"--spec: no spec {options['spec']!r} in workspace {workspace.slug!r}"
+            ) from error
+        try:
+            version = access.version_for(workspace, spec.slug, options["label"])
+        except Http404 as error:
+            raise CommandError(
+                f"--label: no version {options['label']!r} of spec {spec.slug!r}"
+            ) from error
         markdown = selectors.version_export(version)
         if not options["output"]:
             self.stdout.write(markdown, ending="")

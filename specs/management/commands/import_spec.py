@@ -1,4 +1,5 @@
-"""``python manage.py import_spec FILE... --workspace SLUG --spec SLUG``: import spec versions."""
+"""``python manage.py import_spec FILE... --workspace SLUG --spec SLUG [--as EMAIL]``: import spec
+versions."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.http import Http404
 from tqdm import tqdm
 
-from clausebook.cli import actor_option, workspace_option
-from clausebook.models import User
-from specs import services
+from clausebook import cli
+from clausebook.models import Role, User
+from specs import access, services
 from specs.models import Spec
 from specs.spec_markdown import SpecSyntaxError
 
@@ -28,7 +30,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("files", nargs="+", help="Markdown files, oldest first.")
-        parser.add_argument("--workspace", required=True, help="Workspace slug.")
+        cli.add_workspace_arguments(parser)
         parser.add_argument("--spec", required=True, help="Spec slug (created if missing).")
         parser.add_argument("--title", default="", help="Title for a new spec.")
         parser.add_argument("--label", default="", help="Version label (one file only).")
@@ -39,7 +41,6 @@ class Command(BaseCommand):
             help="Folder of eval prompt files <footnote>.md (repeatable; first wins).",
         )
         parser.add_argument("--publish", action="store_true", help="Publish after importing.")
-        parser.add_argument("--as", dest="as_email", default="", help="Email of the acting user.")
         parser.add_argument("--json", action="store_true", help="Print one JSON object.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -52,10 +53,11 @@ class Command(BaseCommand):
         for folder in options["examples"]:
             if not Path(folder).is_dir():
                 raise CommandError(f"--examples: {folder}: no such folder")
-        workspace = workspace_option(options["workspace"])
-        actor = actor_option(options["as_email"])
-        spec = Spec.objects.filter(workspace=workspace, slug=options["spec"]).first()
-        if spec is None:
+        context = cli.resolve(options, role=Role.EDITOR)
+        workspace, actor = context.workspace, context.actor
+        try:
+            spec = access.spec_for(workspace, options["spec"])
+        except Http404:
             try:
                 spec = services.spec_create(
                     workspace=workspace,
@@ -112,6 +114,8 @@ class Command(BaseCommand):
             ) from error
         except UnicodeDecodeError as error:
             raise CommandError(f"{path}: not UTF-8 text (byte {error.start})") from error
+        except OSError as error:
+            raise CommandError(f"{path}: {error.strerror}") from error
         except ValidationError as error:
             raise CommandError(f"{path}: {'; '.join(error.messages)}") from error
         summary = {
