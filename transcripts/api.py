@@ -1,9 +1,11 @@
-"""REST API for transcripts and imports.
+"""REST API for transcripts, imports and scenarios.
 
-Every view scopes by workspace through ``WorkspaceAPIMixin`` and builds its querysets from
-``self.workspace``: ids from another workspace are 404. Reviewers and above read; editors and above
-import. Filters are an allow-list (``q``, ``tag``, ``source``, ``import``); other parameters are
-ignored (T10).
+Every view resolves the workspace through ``WorkspaceAPIMixin`` and reads through
+:mod:`transcripts.access` (the same access and selectors as the pages): ids from another workspace
+are 404. Reviewers and above read transcripts and imports, every member reads scenarios; editors
+and above import and retry. Filters are an allow-list (``q``, ``tag``, ``source``, ``import``);
+other parameters are ignored (T10). Errors take the project's one
+shape (``clausebook.api_errors``): a service's ``ValidationError`` is a 400 naming the option.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import io
 from typing import Any
 
 import orjson
-from django.core.exceptions import ValidationError
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import APIException
@@ -21,11 +22,19 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clausebook.access import WorkspaceAPIMixin
-from clausebook.models import Role
 from clausebook.pagination import CreatedCursorPagination
-from transcripts import selectors, services
-from transcripts.formats import FORMATS
-from transcripts.models import Transcript, TranscriptImport
+from transcripts import access, selectors, services
+from transcripts.formats import FORMATS, ROLE_NAMES
+from transcripts.formats.limits import (
+    MAX_ID_PREFIX,
+    MAX_IMPORT_TAGS,
+    MAX_SOURCE,
+    MAX_TAG,
+)
+from transcripts.models import Scenario, Transcript, TranscriptImport
+
+#: Records per JSON request (larger sets go as a file).
+MAX_RECORDS = 10_000
 
 # --------------------------------------------------------------------------------------------------
 # Serializers
@@ -48,6 +57,7 @@ class TranscriptSummaryOutput(serializers.ModelSerializer):
             "content_hash",
             "pair_key",
             "variant",
+            "origin",
             "import_id",
             "preview",
             "created_at",
@@ -66,7 +76,7 @@ class ToolCall(serializers.Serializer):
 
 
 class MessageOutput(serializers.Serializer):
-    role = serializers.ChoiceField(choices=["system", "developer", "user", "assistant", "tool"])
+    role = serializers.ChoiceField(choices=ROLE_NAMES)
     content = serializers.CharField(allow_blank=True)
     name = serializers.CharField(required=False)
     tool_calls = ToolCall(many=True, required=False)
@@ -94,6 +104,7 @@ class TranscriptOutput(serializers.ModelSerializer):
             "content_hash",
             "pair_key",
             "variant",
+            "origin",
             "import_id",
             "origin_scenario_id",
             "origin_transcript_id",
@@ -109,6 +120,10 @@ class RowErrorOutput(serializers.Serializer):
 
 class ImportOutput(serializers.ModelSerializer):
     percent = serializers.IntegerField(read_only=True)
+    can_retry = serializers.SerializerMethodField(
+        help_text="Whether POST …/retry/ can run it again from the kept upload (for an import "
+        "whose rows were rejected: with mode=valid_rows)."
+    )
     errors = RowErrorOutput(many=True, help_text="Rejected rows (the first 1,000).")
     created_by = serializers.EmailField(source="created_by.email", allow_null=True, default=None)
 
@@ -133,12 +148,18 @@ class ImportOutput(serializers.ModelSerializer):
             "skipped_count",
             "scenario_count",
             "error_message",
+            "failure",
+            "attempts",
+            "can_retry",
             "errors",
             "created_by",
             "created_at",
             "started_at",
             "finished_at",
         ]
+
+    def get_can_retry(self, run: TranscriptImport) -> bool:
+        return run.can_retry or run.can_retry_valid_rows
 
 
 class ImportListOutput(ImportOutput):
@@ -151,22 +172,80 @@ class ImportInput(serializers.Serializer):
 
     file = serializers.FileField(required=False)
     records = serializers.ListField(
-        child=serializers.DictField(), required=False, max_length=10_000, allow_empty=False
+        child=serializers.DictField(), required=False, max_length=MAX_RECORDS, allow_empty=False
     )
     format = serializers.ChoiceField(choices=list(FORMATS), required=False, allow_blank=True)
-    source = serializers.CharField(max_length=120, required=False, allow_blank=True)
+    source = serializers.CharField(max_length=MAX_SOURCE, required=False, allow_blank=True)
     tags = serializers.ListField(
-        child=serializers.CharField(max_length=60), required=False, max_length=50
+        child=serializers.CharField(max_length=MAX_TAG), required=False, max_length=MAX_IMPORT_TAGS
     )
-    id_prefix = serializers.CharField(max_length=60, required=False, allow_blank=True)
+    id_prefix = serializers.CharField(max_length=MAX_ID_PREFIX, required=False, allow_blank=True)
     mode = serializers.ChoiceField(
-        choices=TranscriptImport.Mode.values, default=TranscriptImport.Mode.ALL_OR_NOTHING
+        choices=TranscriptImport.Mode.choices, default=TranscriptImport.Mode.ALL_OR_NOTHING
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if bool(attrs.get("file")) == bool(attrs.get("records")):
             raise serializers.ValidationError("Send exactly one of 'file' or 'records'.")
         return attrs
+
+
+class ImportRetryInput(serializers.Serializer):
+    mode = serializers.ChoiceField(
+        choices=TranscriptImport.Mode.choices,
+        required=False,
+        help_text="valid_rows: import the valid rows of an import refused all-or-nothing.",
+    )
+
+
+class ScenarioSummaryOutput(serializers.ModelSerializer):
+    import_id = serializers.IntegerField(source="import_run_id", allow_null=True)
+    message_count = serializers.IntegerField()
+
+    class Meta:
+        model = Scenario
+        fields = [
+            "id",
+            "source",
+            "title",
+            "external_id",
+            "message_count",
+            "content_hash",
+            "import_id",
+            "created_at",
+        ]
+
+
+class ScenarioOutput(serializers.ModelSerializer):
+    import_id = serializers.IntegerField(source="import_run_id", allow_null=True)
+    eval_prompt_id = serializers.IntegerField(allow_null=True)
+    example_id = serializers.IntegerField(allow_null=True)
+    origin_transcript_id = serializers.IntegerField(allow_null=True)
+    messages = MessageOutput(many=True)
+    metadata = serializers.JSONField()
+
+    class Meta:
+        model = Scenario
+        fields = [
+            "id",
+            "source",
+            "title",
+            "external_id",
+            "messages",
+            "metadata",
+            "content_hash",
+            "import_id",
+            "eval_prompt_id",
+            "example_id",
+            "origin_transcript_id",
+            "cut_before_turn",
+            "created_at",
+        ]
+
+
+class ImportNotRetryableError(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "not_retryable"
 
 
 class PayloadTooLarge(APIException):
@@ -187,13 +266,13 @@ _FILTERS = [
 
 
 class TranscriptListView(WorkspaceAPIMixin, generics.ListAPIView):
-    read_role = Role.REVIEWER
+    read_role = access.READ_ROLE
     serializer_class = TranscriptSummaryOutput
     pagination_class = CreatedCursorPagination
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         filters = selectors.TranscriptFilters.from_params(self.request.query_params)
-        return selectors.transcript_list(self.workspace, filters)
+        return access.transcripts_for_user(self.membership, filters)
 
     @extend_schema(parameters=_FILTERS, summary="Transcripts (newest first, cursor pages)")
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -201,22 +280,22 @@ class TranscriptListView(WorkspaceAPIMixin, generics.ListAPIView):
 
 
 class TranscriptDetailView(WorkspaceAPIMixin, APIView):
-    read_role = Role.REVIEWER
+    read_role = access.READ_ROLE
 
     @extend_schema(responses=TranscriptOutput, summary="One transcript with its messages")
     def get(self, request: Request, workspace: str, transcript_id: int) -> Response:
-        transcript = selectors.transcript_get(self.workspace, transcript_id)
+        transcript = access.transcript_for_user(self.membership, transcript_id)
         return Response(TranscriptOutput(transcript).data)
 
 
 class ImportListView(WorkspaceAPIMixin, generics.ListAPIView):
-    read_role = Role.REVIEWER
-    write_role = Role.EDITOR
+    read_role = access.READ_ROLE
+    write_role = access.IMPORT_ROLE
     serializer_class = ImportListOutput
     pagination_class = CreatedCursorPagination
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        return selectors.import_list(self.workspace)
+        return access.imports_for_user(self.membership)
 
     @extend_schema(summary="Imports (newest first)")
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -229,7 +308,8 @@ class ImportListView(WorkspaceAPIMixin, generics.ListAPIView):
                 "Idempotency-Key",
                 str,
                 location=OpenApiParameter.HEADER,
-                description="Retrying with the same key returns the original import (200).",
+                description="Retrying with the same key returns the original import (200), "
+                "also when the first request is still in flight.",
             )
         ],
         responses={
@@ -240,13 +320,7 @@ class ImportListView(WorkspaceAPIMixin, generics.ListAPIView):
         summary="Start an import (runs in the background; poll the import for progress)",
     )
     def post(self, request: Request, workspace: str) -> Response:
-        key = request.headers.get("Idempotency-Key", "").strip()[:128]
-        if key:
-            existing = TranscriptImport.objects.filter(
-                workspace=self.workspace, idempotency_key=key
-            ).first()
-            if existing is not None:
-                return Response(ImportOutput(existing).data, status=status.HTTP_200_OK)
+        access.require_import_right(self.membership)
         data = ImportInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
@@ -271,12 +345,11 @@ class ImportListView(WorkspaceAPIMixin, generics.ListAPIView):
                 tags=values.get("tags", []),
                 id_prefix=values.get("id_prefix", ""),
                 mode=values["mode"],
-                idempotency_key=key,
+                # Checked by the service, the one place for it (the CLI's --idempotency-key too).
+                idempotency_key=request.headers.get("Idempotency-Key", ""),
             )
         except services.ImportTooLarge as error:
             raise PayloadTooLarge(error.messages[0]) from error
-        except ValidationError as error:
-            raise serializers.ValidationError(error.messages) from error
         return Response(
             ImportOutput(run).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
@@ -284,8 +357,65 @@ class ImportListView(WorkspaceAPIMixin, generics.ListAPIView):
 
 
 class ImportDetailView(WorkspaceAPIMixin, APIView):
-    read_role = Role.REVIEWER
+    read_role = access.READ_ROLE
 
     @extend_schema(responses=ImportOutput, summary="One import: status, counters, error report")
     def get(self, request: Request, workspace: str, import_id: int) -> Response:
-        return Response(ImportOutput(selectors.import_get(self.workspace, import_id)).data)
+        return Response(ImportOutput(access.import_for_user(self.membership, import_id)).data)
+
+
+class ImportRetryView(WorkspaceAPIMixin, APIView):
+    read_role = access.IMPORT_ROLE
+    write_role = access.IMPORT_ROLE
+
+    @extend_schema(
+        request=ImportRetryInput,
+        responses={
+            202: ImportOutput,
+            409: OpenApiResponse(description="Not failed in a retryable way, or upload gone"),
+        },
+        summary="Retry a failed import from its kept upload (no new upload)",
+    )
+    def post(self, request: Request, workspace: str, import_id: int) -> Response:
+        run = access.import_for_user(self.membership, import_id)
+        data = ImportRetryInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            run = services.transcript_import_retry(
+                import_run=run, actor=request.user, mode=data.validated_data.get("mode", "")
+            )
+        except services.ImportNotRetryable as error:
+            raise ImportNotRetryableError(str(error)) from error
+        return Response(ImportOutput(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+_SCENARIO_FILTERS = [
+    OpenApiParameter(
+        "source", str, enum=Scenario.Source.values, description="Only scenarios of this source."
+    ),
+    OpenApiParameter("import", int, description="Only scenarios created by this import."),
+    OpenApiParameter("q", str, description="Substring of the title or external id."),
+]
+
+
+class ScenarioListView(WorkspaceAPIMixin, generics.ListAPIView):
+    read_role = access.SCENARIO_READ_ROLE
+    serializer_class = ScenarioSummaryOutput
+    pagination_class = CreatedCursorPagination
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        filters = selectors.ScenarioFilters.from_params(self.request.query_params)
+        return access.scenarios_for_user(self.membership, filters)
+
+    @extend_schema(parameters=_SCENARIO_FILTERS, summary="Scenarios (newest first, cursor pages)")
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class ScenarioDetailView(WorkspaceAPIMixin, APIView):
+    read_role = access.SCENARIO_READ_ROLE
+
+    @extend_schema(responses=ScenarioOutput, summary="One scenario with its messages")
+    def get(self, request: Request, workspace: str, scenario_id: int) -> Response:
+        scenario = access.scenario_for_user(self.membership, scenario_id)
+        return Response(ScenarioOutput(scenario).data)

@@ -1,4 +1,5 @@
-"""Forms for transcripts and imports."""
+"""Forms for transcripts and imports. Choices and lengths come from the formats' registry and
+limits, so the form refuses exactly what the import service refuses."""
 
 from __future__ import annotations
 
@@ -6,20 +7,15 @@ from typing import Any
 
 from django import forms
 
+from transcripts.formats import FORMATS
+from transcripts.formats.limits import MAX_ID_PREFIX, MAX_IMPORT_TAGS, MAX_SOURCE, MAX_TAG
 from transcripts.models import TranscriptImport
+from transcripts.services import clean_tags
 
-# --------------------------------------------------------------------------------------------------
-# Transcripts and imports (transcripts)
-# --------------------------------------------------------------------------------------------------
 
-TRANSCRIPT_FORMAT_CHOICES = [
-    ("", "Detect from the content"),
-    ("openai_jsonl", "JSONL with OpenAI messages"),
-    ("hh_jsonl", "Anthropic HH (chosen / rejected pairs)"),
-    ("prompt_response_csv", "CSV with prompt / response columns"),
-    ("jailbreakbench_json", "JailbreakBench JSON"),
-    ("mtbench_jsonl", "MT-Bench questions (become scenarios)"),
-]
+def format_choices() -> list[tuple[str, str]]:
+    """The format menu: detection first, then every format of the registry."""
+    return [("", "Detect from the content"), *((f.name, f.label) for f in FORMATS.values())]
 
 
 class TranscriptImportForm(forms.Form):
@@ -28,15 +24,20 @@ class TranscriptImportForm(forms.Form):
     file = forms.FileField(
         help_text="JSONL, HH JSONL, CSV or JSON; .gz accepted. The file name is never used on disk."
     )
-    format = forms.ChoiceField(choices=TRANSCRIPT_FORMAT_CHOICES, required=False)
+    format = forms.ChoiceField(choices=format_choices, required=False)
     source = forms.CharField(
-        max_length=120, required=False, help_text="Where these came from, e.g. “eval run 12”."
+        max_length=MAX_SOURCE,
+        required=False,
+        help_text="Where these came from, e.g. “eval run 12”.",
     )
     tags = forms.CharField(
-        max_length=600, required=False, help_text="Comma-separated; added to every transcript."
+        # Room for every tag at its longest, with a comma and a space between.
+        max_length=MAX_IMPORT_TAGS * (MAX_TAG + 2),
+        required=False,
+        help_text="Comma-separated; added to every transcript.",
     )
     id_prefix = forms.CharField(
-        max_length=60, required=False, help_text="Prepended to every external id."
+        max_length=MAX_ID_PREFIX, required=False, help_text="Prepended to every external id."
     )
     valid_rows = forms.BooleanField(
         required=False,
@@ -57,11 +58,11 @@ class TranscriptImportForm(forms.Form):
         return upload
 
     def clean_tags(self) -> list[str]:
-        tags = [t.strip() for t in self.cleaned_data["tags"].split(",") if t.strip()]
-        for tag in tags:
-            if len(tag) > 60:
-                raise forms.ValidationError(f"Tag “{tag[:20]}…” is longer than 60 characters.")
-        return tags
+        # The service's own rule, so the form and the API word a bad tag the same way.
+        try:
+            return clean_tags(self.cleaned_data["tags"].split(","))
+        except forms.ValidationError as error:
+            raise forms.ValidationError(error.messages) from error
 
     @property
     def mode(self) -> str:

@@ -9,16 +9,43 @@ from django.db import models
 from django.utils import timezone
 
 from clausebook.models import Workspace
+from transcripts.formats.limits import (
+    MAX_EXTERNAL_ID,
+    MAX_FILENAME,
+    MAX_ID_PREFIX,
+    MAX_IDEMPOTENCY_KEY,
+    MAX_MODEL,
+    MAX_PAIR_KEY,
+    MAX_SOURCE,
+    MAX_TAG,
+    MAX_VARIANT,
+)
 
 
 class TranscriptImport(models.Model):
-    """One bulk import of a file. Its counters drive the live progress bar."""
+    """One bulk import of a file. Its counters drive the live progress bar.
+
+    A worker holds an import under a lease: claiming it sets ``lease_expires_at`` and the running
+    import renews it (see ``transcripts.importing.lease``). An import whose lease ran out was
+    abandoned by its worker (killed, out of memory, machine gone); the periodic sweep
+    (``transcripts.services.recovery``) queues it again, up to a number of ``attempts``, or fails
+    it with a reason. While queued, ``lease_expires_at`` is when a worker should have claimed it.
+    """
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
+
+    class Failure(models.TextChoices):
+        """Why a failed import failed; it decides whether a retry can help."""
+
+        REJECTED = "rejected", "Rows were rejected"
+        FORMAT = "format", "The file could not be read"
+        STOPPED = "stopped", "The import stopped"
+        ERROR = "error", "Unexpected error"
+        EXPIRED = "expired", "No worker started it"
 
     class Mode(models.TextChoices):
         ALL_OR_NOTHING = "all_or_nothing", "All or nothing"
@@ -33,15 +60,15 @@ class TranscriptImport(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.ALL_OR_NOTHING)
     format = models.CharField(max_length=30, blank=True)
-    filename = models.CharField(max_length=255, blank=True)
+    filename = models.CharField(max_length=MAX_FILENAME, blank=True)
     stored_path = models.CharField(max_length=500, blank=True)
     size_bytes = models.BigIntegerField(default=0)
     source = models.CharField(
-        max_length=120, blank=True, help_text="Where the transcripts came from."
+        max_length=MAX_SOURCE, blank=True, help_text="Where the transcripts came from."
     )
-    tags = ArrayField(models.CharField(max_length=60), default=list, blank=True)
-    id_prefix = models.CharField(max_length=60, blank=True)
-    idempotency_key = models.CharField(max_length=128, blank=True)
+    tags = ArrayField(models.CharField(max_length=MAX_TAG), default=list, blank=True)
+    id_prefix = models.CharField(max_length=MAX_ID_PREFIX, blank=True)
+    idempotency_key = models.CharField(max_length=MAX_IDEMPOTENCY_KEY, blank=True)
     bytes_read = models.BigIntegerField(default=0)
     rows_seen = models.PositiveIntegerField(default=0)
     created_count = models.PositiveIntegerField(default=0)
@@ -53,6 +80,11 @@ class TranscriptImport(models.Model):
         default=list, blank=True, help_text="First rejected rows: line, field, message."
     )
     error_message = models.TextField(blank=True)
+    failure = models.CharField(max_length=10, choices=Failure.choices, blank=True)
+    attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="Worker runs since the import was last queued by a person."
+    )
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -65,6 +97,20 @@ class TranscriptImport(models.Model):
                 name="transcript_import_idempotency",
             )
         ]
+        indexes = [
+            # The sweep's two questions, asked every minute: whose lease ran out, and which
+            # failed imports still keep an upload.
+            models.Index(
+                fields=["lease_expires_at"],
+                condition=models.Q(status__in=["queued", "running"]),
+                name="transcript_import_lease",
+            ),
+            models.Index(
+                fields=["finished_at"],
+                condition=models.Q(status="failed") & ~models.Q(stored_path=""),
+                name="transcript_import_kept_upload",
+            ),
+        ]
 
     @property
     def percent(self) -> int:
@@ -73,6 +119,30 @@ class TranscriptImport(models.Model):
         if not self.size_bytes:
             return 0
         return min(99, int(100 * self.bytes_read / self.size_bytes))
+
+    @property
+    def is_active(self) -> bool:
+        """Queued or running: the page keeps polling."""
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+    @property
+    def can_retry(self) -> bool:
+        """Failed for a reason a second run may not meet, with its upload still kept."""
+        return (
+            self.status == self.Status.FAILED
+            and bool(self.stored_path)
+            and self.failure in (self.Failure.STOPPED, self.Failure.ERROR)
+        )
+
+    @property
+    def can_retry_valid_rows(self) -> bool:
+        """Refused all-or-nothing for bad rows, upload kept: it can import the valid rows."""
+        return (
+            self.status == self.Status.FAILED
+            and bool(self.stored_path)
+            and self.failure == self.Failure.REJECTED
+            and self.mode == self.Mode.ALL_OR_NOTHING
+        )
 
 
 class TranscriptQuerySet(models.QuerySet["Transcript"]):
@@ -95,19 +165,21 @@ class Transcript(models.Model):
     models giving the same answer are two transcripts.
     """
 
-    # No index of its own: the unique (workspace, content_hash) index serves workspace lookups,
-    # and every index costs time on bulk import.
+    # No single-column index: every index costs time on bulk import. The partial unique index on
+    # (workspace, content_hash) serves the import's duplicate checks (imports only); the
+    # (workspace, id) index in Meta serves the workspace's lists, pages and counts, and the
+    # foreign key's own lookups.
     workspace = models.ForeignKey(
         Workspace, on_delete=models.CASCADE, related_name="transcripts", db_index=False
     )
     messages = models.JSONField()
     message_count = models.PositiveIntegerField(default=0)
     content_hash = models.CharField(max_length=64)
-    external_id = models.CharField(max_length=200, blank=True)
-    source = models.CharField(max_length=120, blank=True)
-    model = models.CharField(max_length=120, blank=True)
+    external_id = models.CharField(max_length=MAX_EXTERNAL_ID, blank=True)
+    source = models.CharField(max_length=MAX_SOURCE, blank=True)
+    model = models.CharField(max_length=MAX_MODEL, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
-    tags = ArrayField(models.CharField(max_length=60), default=list, blank=True)
+    tags = ArrayField(models.CharField(max_length=MAX_TAG), default=list, blank=True)
     import_run = models.ForeignKey(
         TranscriptImport,
         on_delete=models.SET_NULL,
@@ -116,9 +188,9 @@ class Transcript(models.Model):
         related_name="transcripts",
     )
     pair_key = models.CharField(
-        max_length=120, blank=True, help_text="Links a chosen/rejected pair."
+        max_length=MAX_PAIR_KEY, blank=True, help_text="Links a chosen/rejected pair."
     )
-    variant = models.CharField(max_length=20, blank=True)
+    variant = models.CharField(max_length=MAX_VARIANT, blank=True)
     origin = models.CharField(
         max_length=8, choices=TranscriptOrigin.choices, default=TranscriptOrigin.IMPORT
     )
@@ -157,6 +229,7 @@ class Transcript(models.Model):
             ),
         ]
         indexes = [
+            models.Index(fields=["workspace", "id"], name="transcript_workspace_id"),
             GinIndex(fields=["tags"], name="transcript_tags"),
             models.Index(
                 fields=["workspace", "pair_key"],
@@ -225,7 +298,7 @@ class Scenario(models.Model):
     title = models.TextField(blank=True)
     messages = models.JSONField(default=list)
     content_hash = models.CharField(max_length=64)
-    external_id = models.CharField(max_length=200, blank=True)
+    external_id = models.CharField(max_length=MAX_EXTERNAL_ID, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 

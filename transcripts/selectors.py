@@ -1,16 +1,23 @@
-"""Composed reads for transcripts and imports. Every query starts from the workspace."""
+"""Composed reads for transcripts, imports and scenarios. Every query starts from the workspace.
+
+Pages and the API read through these same functions, by way of :mod:`transcripts.access`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import F, Func, QuerySet, TextField
+from django.db.models import F, Func, IntegerField, Q, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.shortcuts import get_object_or_404
 
 from clausebook.models import Workspace
-from transcripts.models import Transcript, TranscriptImport
+from transcripts.formats.limits import MAX_SOURCE, MAX_TAG
+from transcripts.models import Scenario, ScenarioFlag, Transcript, TranscriptImport
+
+#: Characters of a search query that are used (longer text cannot be in a preview anyway).
+MAX_QUERY = 200
 
 
 class FirstUserText(Func):
@@ -36,9 +43,9 @@ class TranscriptFilters:
     def from_params(cls, params: Any) -> TranscriptFilters:
         raw_import = (params.get("import") or "").strip()
         return cls(
-            q=(params.get("q") or "").strip()[:200],
-            tag=(params.get("tag") or "").strip()[:60],
-            source=(params.get("source") or "").strip()[:120],
+            q=(params.get("q") or "").strip()[:MAX_QUERY],
+            tag=(params.get("tag") or "").strip()[:MAX_TAG],
+            source=(params.get("source") or "").strip()[:MAX_SOURCE],
             import_id=int(raw_import) if raw_import.isdigit() else None,
         )
 
@@ -122,4 +129,89 @@ def import_get(workspace: Workspace, import_id: int) -> TranscriptImport:
     return get_object_or_404(
         TranscriptImport.objects.filter(workspace=workspace).select_related("created_by"),
         pk=import_id,
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Scenarios
+# --------------------------------------------------------------------------------------------------
+
+
+class JsonbArrayLength(Func):
+    function = "jsonb_array_length"
+    output_field = IntegerField()
+
+
+@dataclass(frozen=True)
+class ScenarioFilters:
+    """What the scenario list and the API accept (``source``, ``import``, ``q``); the rest is
+    ignored (T10). An unknown source matches nothing rather than everything."""
+
+    source: str = ""
+    import_id: int | None = None
+    q: str = ""
+
+    @classmethod
+    def from_params(cls, params: Any) -> ScenarioFilters:
+        raw_import = (params.get("import") or "").strip()
+        return cls(
+            source=(params.get("source") or "").strip()[:20],
+            import_id=int(raw_import) if raw_import.isdigit() else None,
+            q=(params.get("q") or "").strip()[:MAX_QUERY],
+        )
+
+    @property
+    def active(self) -> bool:
+        return bool(self.source or self.import_id or self.q)
+
+
+def scenario_list(
+    workspace: Workspace, filters: ScenarioFilters | None = None
+) -> QuerySet[Scenario]:
+    """Scenarios of the workspace, newest first, without their messages (a count instead)."""
+    filters = filters or ScenarioFilters()
+    qs = (
+        Scenario.objects.filter(workspace=workspace)
+        .defer("messages", "metadata")
+        .annotate(message_count=JsonbArrayLength(F("messages")))
+        .order_by("-id")
+    )
+    if filters.source:
+        qs = qs.filter(source=filters.source)
+    if filters.import_id:
+        qs = qs.filter(import_run_id=filters.import_id)
+    if filters.q:
+        qs = qs.filter(Q(title__icontains=filters.q) | Q(external_id__icontains=filters.q))
+    return qs
+
+
+def scenario_get(workspace: Workspace, scenario_id: int) -> Scenario:
+    """One scenario of the workspace with what it came from loaded (spec clause, import,
+    transcript), or 404."""
+    return get_object_or_404(
+        Scenario.objects.filter(workspace=workspace).select_related(
+            "import_run",
+            "eval_prompt__clause__version__spec",
+            "example__clause__version__spec",
+        ),
+        pk=scenario_id,
+    )
+
+
+def scenario_reruns(scenario: Scenario, limit: int = 20) -> list[Transcript]:
+    """The newest transcripts re-run from the scenario (without their messages)."""
+    return list(
+        Transcript.objects.in_workspace(scenario.workspace_id)  # type: ignore[arg-type]
+        .filter(origin_scenario=scenario)
+        .only("id", "model", "created_at")
+        .order_by("-id")[:limit]
+    )
+
+
+def scenario_flags(scenario: Scenario, limit: int = 20) -> list[ScenarioFlag]:
+    """Who asked for the scenario to be re-run and why, newest first."""
+    return list(
+        ScenarioFlag.objects.filter(scenario=scenario)
+        .select_related("flagged_by")
+        .order_by("-id")[:limit]
     )

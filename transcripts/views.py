@@ -1,112 +1,62 @@
-"""HTML views for transcripts and imports. Thin: access, form, one service or selector, render.
+"""HTML views for transcripts, imports and scenarios. Thin: access, form, one service or selector,
+render.
 
-Access: reviewers and above read transcripts and imports; editors and above import. Non-members
-get 404 and lower roles 403, from ``workspace_member``; every object comes from a selector built
-from the workspace.
+Access: reviewers and above read transcripts and imports, every member reads scenarios; editors
+and above import and retry imports. Non-members get 404 and lower roles 403
+(``workspace_member``); every object comes through :mod:`transcripts.access`, which the API uses
+too.
 """
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from clausebook.access import workspace_member
-from clausebook.models import Role
-from transcripts import selectors, services
+from transcripts import access, presenters, selectors, services
 from transcripts.forms import TranscriptImportForm
+from transcripts.models import Scenario
 
 PAGE_SIZE = 50
-FOLD_CHARS = 2000
 
 
-def _pretty(value: Any) -> str:
-    """Metadata and tool arguments for display (escaped by the template): JSON, indented."""
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return value
-        if isinstance(value, str):
-            return value
-    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
-
-
-def _metadata_rows(metadata: Any) -> list[tuple[str, str]]:
-    if not isinstance(metadata, dict):
-        return [("value", _pretty(metadata))] if metadata else []
-    return [(str(key), _pretty(value)) for key, value in sorted(metadata.items())]
-
-
-def _conversation(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """What the template needs per message: long ones fold, tool calls become readable code."""
-    rows = []
-    for message in messages:
-        content = str(message.get("content") or "")
-        calls = [
-            {
-                "id": call.get("id", ""),
-                "name": (call.get("function") or {}).get("name", ""),
-                "arguments": _pretty((call.get("function") or {}).get("arguments", "")),
-            }
-            for call in message.get("tool_calls") or []
-        ]
-        rows.append(
-            {
-                "role": message.get("role", ""),
-                "name": message.get("name", ""),
-                "content": content,
-                "long": len(content) > FOLD_CHARS,
-                "tool_calls": calls,
-                "tool_call_id": message.get("tool_call_id", ""),
-            }
-        )
-    return rows
-
-
-@workspace_member(Role.REVIEWER)
+@workspace_member(access.READ_ROLE)
 def transcript_list(request: HttpRequest) -> HttpResponse:
     filters = selectors.TranscriptFilters.from_params(request.GET)
-    page = Paginator(selectors.transcript_list(request.workspace, filters), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    transcripts = access.transcripts_for_user(request.membership, filters)
+    page = Paginator(transcripts, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "page": page,
         "filters": filters,
         "sources": selectors.transcript_sources(request.workspace),
-        "can_import": request.membership.role >= Role.EDITOR,
+        "can_import": access.can_import(request.membership),
     }
     return render(request, "transcripts/list.html", context)
 
 
-@workspace_member(Role.REVIEWER)
+@workspace_member(access.READ_ROLE)
 def transcript_detail(request: HttpRequest, transcript_id: int) -> HttpResponse:
-    transcript = selectors.transcript_get(request.workspace, transcript_id)
-    context = {
-        "transcript": transcript,
-        "conversation": _conversation(transcript.messages),
-        "metadata": _metadata_rows(transcript.metadata),
-        "siblings": selectors.transcript_pair_siblings(transcript),
-    }
-    return render(request, "transcripts/detail.html", context)
+    transcript = access.transcript_for_user(request.membership, transcript_id)
+    siblings = selectors.transcript_pair_siblings(transcript)
+    return render(
+        request, "transcripts/detail.html", presenters.transcript_detail(transcript, siblings)
+    )
 
 
-@workspace_member(Role.REVIEWER)
+@workspace_member(access.READ_ROLE)
 def import_list(request: HttpRequest) -> HttpResponse:
-    page = Paginator(selectors.import_list(request.workspace), PAGE_SIZE).get_page(
+    page = Paginator(access.imports_for_user(request.membership), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
-    context = {"page": page, "can_import": request.membership.role >= Role.EDITOR}
+    context = {"page": page, "can_import": access.can_import(request.membership)}
     return render(request, "transcripts/import_list.html", context)
 
 
-@workspace_member(Role.EDITOR)
+@workspace_member(access.IMPORT_ROLE)
 @require_http_methods(["GET", "POST"])
 def import_create(request: HttpRequest) -> HttpResponse:
     form = TranscriptImportForm(
@@ -126,7 +76,7 @@ def import_create(request: HttpRequest) -> HttpResponse:
                 mode=form.mode,
             )
         except ValidationError as error:
-            form.add_error(None, error)
+            form.add_error(None, error.messages)
         else:
             messages.success(request, "Upload received; the import runs in the background.")
             return redirect(
@@ -135,11 +85,50 @@ def import_create(request: HttpRequest) -> HttpResponse:
     return render(request, "transcripts/import_form.html", {"form": form})
 
 
-@workspace_member(Role.REVIEWER)
+@workspace_member(access.READ_ROLE)
 def import_detail(request: HttpRequest, import_id: int) -> HttpResponse:
-    run = selectors.import_get(request.workspace, import_id)
+    run = access.import_for_user(request.membership, import_id)
     template = "transcripts/import_detail.html"
     if request.htmx:
         # The progress region polls itself; it is rendered alone (authorized above, like the page).
         template += "#progress"
-    return render(request, template, {"run": run})
+    context = presenters.import_detail(run, can_import=access.can_import(request.membership))
+    return render(request, template, context)
+
+
+@workspace_member(access.IMPORT_ROLE)
+@require_POST
+def import_retry(request: HttpRequest, import_id: int) -> HttpResponse:
+    run = access.import_for_user(request.membership, import_id)
+    try:
+        services.transcript_import_retry(
+            import_run=run, actor=request.user, mode=request.POST.get("mode", "")
+        )
+    except ValidationError as error:
+        return HttpResponseBadRequest("; ".join(error.messages))
+    except services.ImportNotRetryable as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "Import queued again from the kept upload.")
+    return redirect("transcripts:import-detail", workspace=request.workspace.slug, import_id=run.pk)
+
+
+@workspace_member(access.SCENARIO_READ_ROLE)
+def scenario_list(request: HttpRequest) -> HttpResponse:
+    filters = selectors.ScenarioFilters.from_params(request.GET)
+    scenarios = access.scenarios_for_user(request.membership, filters)
+    page = Paginator(scenarios, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"page": page, "filters": filters, "sources": Scenario.Source.choices}
+    return render(request, "transcripts/scenario_list.html", context)
+
+
+@workspace_member(access.SCENARIO_READ_ROLE)
+def scenario_detail(request: HttpRequest, scenario_id: int) -> HttpResponse:
+    scenario = access.scenario_for_user(request.membership, scenario_id)
+    context = presenters.scenario_detail(
+        scenario,
+        selectors.scenario_reruns(scenario),
+        selectors.scenario_flags(scenario),
+        can_read_transcripts=access.can_read_transcripts(request.membership),
+    )
+    return render(request, "transcripts/scenario_detail.html", context)

@@ -84,7 +84,7 @@ def sign_in(page, live_server, user) -> None:
 def test_t01_the_canary_stays_undefined_on_the_transcript_page(
     live_server, page, personas, screenshot
 ):
-    from tests.reviews.test_transcript_pages import import_bytes
+    from tests.transcripts.test_transcript_pages import import_bytes
 
     messages = [
         {"role": "system", "content": "You are a careful assistant."},

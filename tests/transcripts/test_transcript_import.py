@@ -109,10 +109,12 @@ def test_it_keeps_an_hh_chosen_rejected_pair_as_two_linked_transcripts(personas)
     )
     head = b"".join(lines.splitlines(keepends=True)[:5])
     run = run_import(personas.workspace, head, filename="hh.jsonl")
-    assert (run.format, run.rows_seen, run.created_count + run.duplicate_count) == (
+    # Five rows, two sides each, no two sides alike.
+    assert (run.format, run.rows_seen, run.created_count, run.duplicate_count) == (
         "hh_jsonl",
         5,
         10,
+        0,
     )
     chosen = Transcript.objects.filter(workspace=personas.workspace, variant="chosen").first()
     rejected = Transcript.objects.get(
@@ -135,7 +137,7 @@ def test_it_imports_csv_prompt_response_rows_and_prompt_only_rows_become_scenari
     assert transcript.external_id == "a1"
     assert transcript.metadata == {"label": "safe"}
     scenario = Scenario.objects.get(workspace=personas.workspace)
-    assert (scenario.source, scenario.clause_id, scenario.import_run_id) == ("import", None, run.pk)
+    assert (scenario.source, scenario.import_run_id) == ("import", run.pk)
     assert scenario.messages == [{"role": "user", "content": "Multi\nline prompt"}]
 
 
@@ -153,8 +155,13 @@ def test_it_imports_the_public_sets_xstest_jailbreakbench_and_mt_bench(personas)
         (DATA / "jailbreakbench-pair/black_box/gpt-3.5-turbo-1106.json").read_bytes(),
         filename="gpt-3.5-turbo-1106.json",
     )
-    assert jbb.format == "jailbreakbench_json"
-    assert jbb.created_count + jbb.skipped_count + jbb.duplicate_count == 100
+    # 100 behaviours: 87 attacks with a prompt, 13 where the attack submitted nothing.
+    assert (jbb.format, jbb.created_count, jbb.skipped_count, jbb.duplicate_count) == (
+        "jailbreakbench_json",
+        87,
+        13,
+        0,
+    )
     mtbench = run_import(
         personas.workspace,
         (DATA / "mt-bench/question.jsonl").read_bytes(),
@@ -165,6 +172,20 @@ def test_it_imports_the_public_sets_xstest_jailbreakbench_and_mt_bench(personas)
         0,
         80,
     )
+    scenarios = Scenario.objects.filter(workspace=personas.workspace, import_run=mtbench)
+    assert set(scenarios.values_list("source", flat=True)) == {"import"}
+    first = scenarios.get(external_id="mtbench-81")
+    assert first.messages == [{"role": "user", "content": first.metadata["turns"][0]}]
+    assert first.title == first.metadata["turns"][0][:200]
+
+
+def test_importing_the_same_prompts_again_counts_them_as_duplicates(personas):
+    data = (DATA / "mt-bench/question.jsonl").read_bytes()
+    first = run_import(personas.workspace, data, filename="question.jsonl")
+    again = run_import(personas.workspace, data, filename="question.jsonl")
+    assert (first.scenario_count, first.duplicate_count) == (80, 0)
+    assert (again.status, again.scenario_count, again.duplicate_count) == ("succeeded", 0, 80)
+    assert Scenario.objects.filter(workspace=personas.workspace).count() == 80
 
 
 def test_it_accepts_gzip_and_detects_the_format_from_the_content(personas):
@@ -256,16 +277,19 @@ def test_t19_a_gzip_bomb_stops_at_the_byte_limit_with_nothing_written(personas, 
     assert Transcript.objects.filter(workspace=personas.workspace).count() == 0
 
 
-def test_t19_too_deep_nesting_and_overlong_lines_name_the_limit(personas, settings):
-    settings.CLAUSEBOOK_IMPORT_LIMITS = {"max_line_bytes": 4096}
-    deep = b'{"messages": ' + b"[" * 10_000 + b"]" * 10_000 + b"}\n"
+def test_t19_too_deep_nesting_and_overlong_lines_each_name_their_own_limit(personas, settings):
+    settings.CLAUSEBOOK_IMPORT_LIMITS = {"max_line_bytes": 4096, "max_depth": 32}
+    # Well under the line limit, so it is the depth that trips.
+    deep = b'{"messages": ' + b"[" * 100 + b"]" * 100 + b"}\n"
+    assert len(deep) < 4096
     long_line = json.dumps(chat(2) | {"metadata": {"pad": "x" * 10_000}}).encode() + b"\n"
     run = run_import(personas.workspace, jsonl(chat(1)) + deep + long_line)
     assert run.status == "failed"
     assert Transcript.objects.filter(workspace=personas.workspace).count() == 0
-    messages = {e["line"]: e["message"] for e in run.errors}
-    assert "max_depth" in messages[2] or "max_line_bytes" in messages[2]
-    assert "max_line_bytes=4096" in messages[3]
+    assert run.errors == [
+        {"line": 2, "field": "", "message": "JSON nested deeper than max_depth=32"},
+        {"line": 3, "field": "", "message": "line longer than max_line_bytes=4096"},
+    ]
 
 
 def test_t21_uploads_are_stored_under_server_generated_names(personas, settings, tmp_path):
@@ -337,10 +361,10 @@ def test_more_rows_than_one_batch_are_all_written_and_deduplicated(personas, tmp
 def test_a_conversation_stored_by_someone_else_mid_import_is_counted_not_fatal(
     personas, monkeypatch
 ):
-    from transcripts import services as service
+    from transcripts.importing.writer import Writer
 
     run_import(personas.workspace, jsonl(chat(1)))
-    real_check = service._Writer._check
+    real_check = Writer._check
     calls = []
 
     def check_that_misses_the_first_time(self, rows):
@@ -350,7 +374,7 @@ def test_a_conversation_stored_by_someone_else_mid_import_is_counted_not_fatal(
             return [row.data for row in rows]
         return real_check(self, rows)
 
-    monkeypatch.setattr(service._Writer, "_check", check_that_misses_the_first_time)
+    monkeypatch.setattr(Writer, "_check", check_that_misses_the_first_time)
     run = run_import(personas.workspace, jsonl(chat(1), chat(2), chat(3)))
     assert (run.status, run.created_count, run.duplicate_count) == ("succeeded", 2, 1)
     assert Transcript.objects.filter(workspace=personas.workspace).count() == 3
@@ -390,8 +414,12 @@ def test_a_database_role_without_superuser_rights_imports_too(personas):
     assert stored.count() == 30
 
 
-@pytest.mark.parametrize("data", [jsonl(chat(1)), b"not json at all\n"])
-def test_the_uploaded_file_is_deleted_once_the_import_has_run(personas, settings, tmp_path, data):
+@pytest.mark.parametrize(
+    ("data", "status"), [(jsonl(chat(1)), "succeeded"), (b"not json at all\n", "failed")]
+)
+def test_the_uploaded_file_is_deleted_once_the_import_has_run(
+    personas, settings, tmp_path, data, status
+):
     settings.UPLOAD_DIR = tmp_path / "uploads"
     run, _ = transcript_import_create(
         workspace=personas.workspace,
@@ -403,7 +431,7 @@ def test_the_uploaded_file_is_deleted_once_the_import_has_run(personas, settings
     stored = Path(run.stored_path)
     assert stored.is_file()
     finished = transcript_import_run(import_run=transcript_import_claim(import_id=run.pk))
-    assert finished.status in ("succeeded", "failed")
+    assert finished.status == status
     assert not stored.exists() and list((tmp_path / "uploads").iterdir()) == []
     finished.refresh_from_db()
     assert finished.stored_path == ""

@@ -1,4 +1,6 @@
-"""``python manage.py import_transcripts FILE --workspace SLUG``: bulk import, in this process."""
+"""``python manage.py import_transcripts FILE --workspace SLUG [--as EMAIL]``: bulk import, in this
+process. ``--workspace`` and ``--as`` are the options every workspace command shares
+(:mod:`clausebook.cli`); every failure is a ``CommandError`` (non-zero exit)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from clausebook.cli import actor_option, workspace_option
+from clausebook import cli
+from transcripts.access import IMPORT_ROLE
 from transcripts.formats import FORMATS
 from transcripts.models import TranscriptImport
 from transcripts.services import transcript_import_path
@@ -32,7 +35,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", help="Path to the file to import.")
-        parser.add_argument("--workspace", required=True, help="Workspace slug.")
+        cli.add_workspace_arguments(parser)
         parser.add_argument("--format", choices=FORMATS, help="Skip detection: the file's format.")
         parser.add_argument("--source", default="", help="Where the transcripts came from.")
         parser.add_argument(
@@ -47,15 +50,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--idempotency-key", default="", help="Skip the import if this key was used before."
         )
-        parser.add_argument("--as", dest="as_email", default="", help="Email of the acting user.")
         parser.add_argument("--json", action="store_true", help="Print one JSON object.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         path = options["file"]
         if not os.path.isfile(path):
             raise CommandError(f"{path}: no such file")
-        workspace = workspace_option(options["workspace"])
-        actor = actor_option(options["as_email"])
+        # --as names a member who may import (an editor or above); without it the system acts.
+        context = cli.resolve(options, role=IMPORT_ROLE)
         quiet = options["json"] or options["verbosity"] == 0
         bar = tqdm(
             total=os.path.getsize(path),
@@ -73,8 +75,8 @@ class Command(BaseCommand):
         started = time.monotonic()
         try:
             run, ran = transcript_import_path(
-                workspace=workspace,
-                actor=actor,
+                workspace=context.workspace,
+                actor=context.actor,
                 path=path,
                 format=options["format"] or "",
                 source=options["source"],
