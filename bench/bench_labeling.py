@@ -28,6 +28,7 @@ def _setup() -> dict[str, Any]:
 
     from clausebook.models import Membership, Role, User, Workspace
     from reviews.models import Campaign
+    from reviews.selectors.campaigns import ScopeChoice, TranscriptChoice
     from reviews.services.campaigns import campaign_create
     from specs.models import Clause, Example, Spec, SpecVersion, VersionStatus
     from transcripts.models import Transcript
@@ -110,14 +111,14 @@ def _setup() -> dict[str, Any]:
             with connection.cursor() as cursor:
                 cursor.execute(
                     """
-                    INSERT INTO reviews_transcript (workspace_id, messages, message_count,
+                    INSERT INTO transcripts_transcript (workspace_id, messages, message_count,
                         content_hash, external_id, source, model, metadata, tags, pair_key,
-                        variant, created_at)
+                        variant, origin, created_at)
                     SELECT %s, jsonb_build_array(
                             jsonb_build_object('role', 'user', 'content', 'Question ' || g),
                             jsonb_build_object('role', 'assistant', 'content', 'Answer ' || g)),
                         2, md5('bench-' || g || '-' || %s), 'bench-' || g || '-' || %s, 'bench',
-                        '', '{}'::jsonb, ARRAY['bench']::varchar[], '', '', now()
+                        '', '{}'::jsonb, ARRAY['bench']::varchar[], '', '', 'import', now()
                     FROM generate_series(1, %s) AS g
                     RETURNING id
                     """,
@@ -129,12 +130,19 @@ def _setup() -> dict[str, Any]:
                 "workspace": workspace,
                 "actor": users["adjudicator"],
                 "spec_version": version,
-                "clauses": clauses,
+                "scope": ScopeChoice(mode="all"),
                 "reviewers": reviewers,
                 "reviewers_per_item": 2,
+                "open_now": True,
             }
-            big = campaign_create(title=BIG_TITLE, transcript_ids=ids, **common)
-            page = campaign_create(title=PAGE_TITLE, transcript_ids=[long.pk], **common)
+            big = campaign_create(
+                title=BIG_TITLE, transcripts=TranscriptChoice(source="ids", ids=ids), **common
+            )
+            page = campaign_create(
+                title=PAGE_TITLE,
+                transcripts=TranscriptChoice(source="ids", ids=[long.pk]),
+                **common,
+            )
     return {"workspace": workspace, "users": users, "big": big, "page": page}
 
 
@@ -195,7 +203,8 @@ def bench_submit_label() -> Result:
     assignment = item_claim_next(campaign=ctx["page"], reviewer=user)
     clause_id = ctx["page"].campaign_clauses.order_by("position").first().clause_id
     client = _client(user)
-    url = f"/api/v1/workspaces/{WS}/labels/"
+    # The one label contract, as the labeling page posts it.
+    url = f"/api/v1/workspaces/{WS}/campaigns/{ctx['page'].pk}/items/{assignment.item_id}/labels/"
     label = Label.objects.filter(
         item_id=assignment.item_id, reviewer=user, clause_id=clause_id
     ).first()
@@ -204,17 +213,21 @@ def bench_submit_label() -> Result:
 
     def post() -> None:
         body = {
-            "item": assignment.item_id,
-            "clause": clause_id,
-            "verdict": verdicts[(revision[0] or 0) % 2],
-            "rationale": "Checked against the clause.",
-            "revision": revision[0],
+            "labels": [
+                {
+                    "clause": clause_id,
+                    "verdict": verdicts[(revision[0] or 0) % 2],
+                    "rationale": "Checked against the clause.",
+                    "revision": revision[0],
+                }
+            ],
+            "submit": False,
         }
         response = client.post(url, body, content_type="application/json")
         assert response.status_code == 200, response.content
-        revision[0] = response.json()["revision"]
+        revision[0] = response.json()["labels"][0]["revision"]
 
-    return Result(_timed(post), note="API POST /labels/ with revision (test Client)")
+    return Result(_timed(post), note="API POST …/items/<id>/labels/ with revision (test Client)")
 
 
 def bench_claim_next() -> Result:

@@ -5,21 +5,33 @@ from django.urls import path
 from reviews.api.campaigns import (
     AssignmentSkipView,
     AssignmentSubmitView,
+    CampaignCloseView,
     CampaignDetailView,
     CampaignListView,
+    CampaignOpenView,
+    CampaignPauseView,
+    CampaignResumeView,
+    CampaignReviewersView,
     ClaimNextView,
     ItemListView,
     MyAssignmentListView,
 )
-from reviews.api.labels import LabelDetailView, LabelImportView, LabelListView
+from reviews.api.labels import ItemLabelsView, LabelDetailView, LabelImportView, LabelListView
+
+_campaign = "campaigns/<int:campaign_id>/"
 
 urlpatterns = [
     path("campaigns/", CampaignListView.as_view(), name="api-campaign-list"),
-    path("campaigns/<int:campaign_id>/", CampaignDetailView.as_view(), name="api-campaign-detail"),
-    path("campaigns/<int:campaign_id>/items/", ItemListView.as_view(), name="api-campaign-items"),
-    path("campaigns/<int:campaign_id>/claim/", ClaimNextView.as_view(), name="api-claim-next"),
+    path(_campaign, CampaignDetailView.as_view(), name="api-campaign-detail"),
+    path(_campaign + "open/", CampaignOpenView.as_view(), name="api-campaign-open"),
+    path(_campaign + "pause/", CampaignPauseView.as_view(), name="api-campaign-pause"),
+    path(_campaign + "resume/", CampaignResumeView.as_view(), name="api-campaign-resume"),
+    path(_campaign + "close/", CampaignCloseView.as_view(), name="api-campaign-close"),
+    path(_campaign + "reviewers/", CampaignReviewersView.as_view(), name="api-campaign-reviewers"),
+    path(_campaign + "items/", ItemListView.as_view(), name="api-campaign-items"),
+    path(_campaign + "claim/", ClaimNextView.as_view(), name="api-claim-next"),
     path(
-        "campaigns/<int:campaign_id>/labels/import/",
+        _campaign + "labels/import/",
         LabelImportView.as_view(),
         name="api-labels-import",
     ),
@@ -33,6 +45,9 @@ urlpatterns = [
         "assignments/<int:assignment_id>/skip/",
         AssignmentSkipView.as_view(),
         name="api-assignment-skip",
+    ),
+    path(
+        _campaign + "items/<int:item_id>/labels/", ItemLabelsView.as_view(), name="api-item-labels"
     ),
     path("labels/", LabelListView.as_view(), name="api-label-list"),
     path("labels/<int:label_id>/", LabelDetailView.as_view(), name="api-label-detail"),

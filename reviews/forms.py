@@ -5,22 +5,35 @@ Shared file: each section belongs to one area (transcripts, campaigns); add clas
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django import forms
-from django.db.models import QuerySet, TextField
-from django.db.models.functions import Cast
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 
 from clausebook.models import Role, User, Workspace
-from specs.models import Clause, SpecVersion
-from transcripts.models import Transcript, TranscriptImport
+from reviews.models import Campaign, CampaignReviewer
+from reviews.selectors.campaigns import (
+    SCOPE_MODES,
+    TRANSCRIPT_SOURCES,
+    ScopeChoice,
+    TranscriptChoice,
+    clause_outline,
+    eligible_reviewers,
+    members_by_email,
+    spec_versions_in,
+)
+from reviews.services.campaigns import VERDICT_PRESETS, Scale
+from specs.models import SpecVersion
+from transcripts.models import TranscriptImport
 
 # --------------------------------------------------------------------------------------------------
 # Campaigns (labeling)
 # --------------------------------------------------------------------------------------------------
 
 
-def parse_scale_lines(text: str) -> list[dict[str, str]]:
+def parse_scale_lines(text: str) -> Scale:
     """``value | label`` per line (label optional) into a scale list; blank lines ignored."""
     scale = []
     for line in text.splitlines():
@@ -32,32 +45,76 @@ def parse_scale_lines(text: str) -> list[dict[str, str]]:
     return scale
 
 
-def transcripts_matching(
-    workspace: Workspace, *, source: str, import_run: TranscriptImport | None, tag: str, search: str
-) -> QuerySet[Transcript]:
-    """Transcripts picked by import, tag or text search (``messages::text`` contains)."""
-    qs = Transcript.objects.in_workspace(workspace)
-    if source == "import":
-        return qs.filter(import_run=import_run) if import_run else qs.none()
-    if source == "tag":
-        return qs.filter(tags__contains=[tag]) if tag else qs.none()
-    if source == "search":
-        if not search:
-            return qs.none()
-        return qs.annotate(messages_text=Cast("messages", TextField())).filter(
-            messages_text__icontains=search
-        )
-    return qs
+class _ResolvedByService:
+    """The choices only feed the widget. The raw values go to the service, which resolves them
+    exactly as it does the API's (which has no list of choices) and names the ones it refuses,
+    so a form and a script hear the same answer."""
+
+    def valid_value(self, value: Any) -> bool:
+        return True
+
+
+class OfferedChoiceField(_ResolvedByService, forms.ChoiceField):
+    pass
+
+
+class OfferedMultipleChoiceField(_ResolvedByService, forms.MultipleChoiceField):
+    pass
+
+
+class ReviewerEmailsField(OfferedMultipleChoiceField):
+    """Reviewers as checkboxes whose values are email addresses, the API's own input. The form
+    resolves them with ``members_by_email`` (the API's call too): anything but a current member
+    is refused with the same message whether or not the address has an account."""
+
+    widget = forms.CheckboxSelectMultiple
+
+    def offer(self, users: QuerySet[User]) -> None:
+        self.choices = [(user.email, f"{user.short_name} <{user.email}>") for user in users]
+
+
+def _members(form: forms.Form, emails: list[str]) -> list[User]:
+    try:
+        return members_by_email(form.workspace, emails)  # type: ignore[attr-defined]
+    except ValidationError as error:
+        raise ValidationError(error.message_dict["reviewers"]) from error
+
+
+@dataclass(frozen=True)
+class ClauseOption:
+    """One checkbox of the clause picker."""
+
+    key: str
+    title: str
+    level: int
+    checked: bool
+
+
+# An em space per level below the first: <option> text cannot be styled, so the subtree menu
+# shows the clause tree with leading spaces.
+_INDENT = "\u2003"
+
+#: Fields shown only for one value of another field: ``{field: (controlling field, value)}``.
+#: The template marks them ``data-show-when`` and ``hidden``; campaign-form.js reveals them.
+SHOWN_WHEN = {
+    "parent_key": ("scope", "subtree"),
+    "clause_keys": ("scope", "list"),
+    "import_run": ("source", "import"),
+    "tag": ("source", "tag"),
+    "search": ("source", "search"),
+    "verdict_custom": ("verdict_preset", "custom"),
+}
 
 
 class CampaignForm(forms.Form):
-    SCOPES = [("all", "The whole version"), ("subtree", "A subtree"), ("list", "A list of keys")]
-    SOURCES = [
-        ("all", "Every transcript"),
-        ("import", "From one import"),
-        ("tag", "With a tag"),
-        ("search", "Matching a search"),
-    ]
+    """The new-campaign page. It validates the fields only: the scope, the transcripts, the
+    reviewers and the scales are resolved by ``campaign_create`` (and ``members_by_email``)
+    from the raw choices below, as for the API.
+
+    The clause pickers list the clauses of the chosen version (the newest published one until
+    the user picks another; the page then reloads the pickers)."""
+
+    SOURCES = [(key, label) for key, label in TRANSCRIPT_SOURCES.items() if key != "ids"]
     PRESETS = [
         ("default", "Complies / violates / borderline / not applicable"),
         ("xstest", "XSTest: full compliance / full refusal / partial refusal"),
@@ -65,50 +122,69 @@ class CampaignForm(forms.Form):
     ]
 
     title = forms.CharField(max_length=200)
-    spec_version = forms.ModelChoiceField(queryset=SpecVersion.objects.none())
-    scope = forms.ChoiceField(choices=SCOPES, initial="all", widget=forms.RadioSelect)
-    parent_key = forms.CharField(
-        required=False, label="Subtree root (clause key)", help_text="That clause and all below it."
+    spec_version = forms.ModelChoiceField(
+        queryset=SpecVersion.objects.none(), empty_label=None, label="Spec version"
     )
-    clause_keys = forms.CharField(
+    scope = forms.ChoiceField(
+        choices=list(SCOPE_MODES.items()), initial="all", widget=forms.RadioSelect
+    )
+    parent_key = OfferedChoiceField(
+        required=False, label="Subtree root", help_text="That clause and every clause below it."
+    )
+    clause_keys = OfferedMultipleChoiceField(
         required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Clause keys, one per line or separated by commas.",
+        label="Clauses",
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Tick the clauses in scope; they are shown in document order.",
     )
     source = forms.ChoiceField(choices=SOURCES, initial="all", label="Transcripts")
-    import_run = forms.ModelChoiceField(queryset=TranscriptImport.objects.none(), required=False)
-    tag = forms.CharField(required=False, max_length=60)
-    search = forms.CharField(required=False, max_length=200)
-    limit = forms.IntegerField(
-        required=False, min_value=1, max_value=1_000_000, help_text="At most this many items."
+    import_run = forms.ModelChoiceField(
+        queryset=TranscriptImport.objects.none(), required=False, label="Import"
     )
-    reviewers_per_item = forms.IntegerField(min_value=1, max_value=20, initial=2, label="k")
+    tag = forms.CharField(required=False, max_length=60)
+    search = forms.CharField(required=False, max_length=200, label="Search text")
+    limit = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=1_000_000,
+        label="Limit",
+        help_text="At most this many transcripts become items (the first ones, by id).",
+    )
+    reviewers_per_item = forms.IntegerField(
+        min_value=1,
+        max_value=20,
+        initial=2,
+        label="Reviewers per item (k)",
+        help_text="How many different reviewers label each transcript.",
+    )
     blind = forms.BooleanField(required=False, initial=True, label="Blind labeling")
     instructions = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
     verdict_preset = forms.ChoiceField(choices=PRESETS, initial="default", label="Verdict scale")
     verdict_custom = forms.CharField(
         required=False,
+        label="Custom verdicts",
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="One per line: value | label",
     )
     severity_custom = forms.CharField(
         required=False,
+        label="Severity scale",
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="One per line: value | label. Empty: none / low / medium / high / critical.",
     )
-    reviewers = forms.ModelMultipleChoiceField(
-        queryset=User.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
+    reviewers = ReviewerEmailsField(required=False)
+    open_now = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Open for labeling now",
+        help_text="Needs at least k reviewers. Unticked, the campaign is saved as a draft.",
     )
 
     def __init__(self, *args: Any, workspace: Workspace, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.workspace = workspace
-        self.fields["spec_version"].queryset = (
-            SpecVersion.objects.published()
-            .filter(spec__workspace=workspace)
-            .select_related("spec")
-            .order_by("-published_at")
-        )
+        versions = spec_versions_in(workspace).published().order_by("-published_at", "-id")
+        self.fields["spec_version"].queryset = versions
         self.fields["spec_version"].label_from_instance = lambda v: f"{v.spec.title} {v.label}"
         self.fields["import_run"].queryset = TranscriptImport.objects.filter(
             workspace=workspace
@@ -116,80 +192,122 @@ class CampaignForm(forms.Form):
         self.fields["import_run"].label_from_instance = lambda r: (
             f"#{r.pk} {r.filename or r.source} ({r.created_count})"
         )
-        reviewers = User.objects.filter(
-            memberships__workspace=workspace, memberships__role__gte=Role.REVIEWER
-        ).order_by("email")
-        self.fields["reviewers"].queryset = reviewers
-        self.fields["reviewers"].label_from_instance = lambda u: f"{u.short_name} <{u.email}>"
+        reviewers = eligible_reviewers(workspace)
+        self.fields["reviewers"].offer(reviewers)
+        self.version = self._picked_version(versions)
+        self.outline = clause_outline(self.version)
+        self.fields["parent_key"].choices = [("", "Choose a clause…")] + [
+            (c.key, f"{_INDENT * (c.level - 1)}{c.key} · {c.title}") for c in self.outline
+        ]
+        self.fields["clause_keys"].choices = [(c.key, c.title) for c in self.outline]
         if not self.is_bound:
+            if self.version is not None:
+                self.fields["spec_version"].initial = self.version.pk
             self.fields["reviewers"].initial = list(
-                reviewers.filter(memberships__role=Role.REVIEWER).values_list("pk", flat=True)
+                reviewers.filter(memberships__role=Role.REVIEWER).values_list("email", flat=True)
             )
 
-    def transcripts(self) -> QuerySet[Transcript]:
+    def _picked_version(self, versions: QuerySet[SpecVersion]) -> SpecVersion | None:
+        """The version whose clauses the pickers list: the one asked for, else the newest."""
+        raw = str(self.data.get("spec_version", "")) if self.is_bound else ""
+        picked = versions.filter(pk=int(raw)).first() if raw.isdigit() else None
+        return picked or versions.first()
+
+    def clean_reviewers(self) -> list[User]:
+        return _members(self, self.cleaned_data.get("reviewers") or [])
+
+    # --- what the template shows ----------------------------------------------------------
+
+    def clause_options(self) -> list[ClauseOption]:
+        """The clause picker's checkboxes, in document order, ticked as submitted."""
+        ticked = set(self._ticked_keys())
+        return [
+            ClauseOption(key=c.key, title=c.title, level=c.level, checked=c.key in ticked)
+            for c in self.outline
+        ]
+
+    def shown(self) -> dict[str, bool]:
+        """For each conditional field, whether its controlling field has the value it needs."""
+        return {
+            name: str(self[controller].value() or "") == value
+            for name, (controller, value) in SHOWN_WHEN.items()
+        }
+
+    def _ticked_keys(self) -> list[str]:
+        raw = self.data.getlist("clause_keys") if self.is_bound else []
+        # One value per checkbox; a hand-written POST may also send "a, b" or one key per line.
+        return [key for value in raw for key in value.replace(",", " ").split()]
+
+    # --- the raw choices, for ``campaign_create`` -----------------------------------------
+
+    def scope_choice(self) -> ScopeChoice:
         data = self.cleaned_data
-        return transcripts_matching(
-            self.workspace,
-            source=data.get("source", "all"),
-            import_run=data.get("import_run"),
+        return ScopeChoice(
+            mode=data.get("scope") or "all",
+            root_key=data.get("parent_key", ""),
+            keys=self._ticked_keys(),
+        )
+
+    def transcript_choice(self) -> TranscriptChoice:
+        data = getattr(self, "cleaned_data", {})
+        import_run = data.get("import_run")
+        return TranscriptChoice(
+            source=data.get("source") or "all",
+            import_id=import_run.pk if import_run else None,
             tag=data.get("tag", ""),
             search=data.get("search", ""),
+            limit=data.get("limit"),
         )
 
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        version = data.get("spec_version")
-        if version is not None:
-            data["clauses"] = self._clauses(version, data)
-            data["scope_description"] = {
-                "all": f"All of {version.label}",
-                "subtree": f"Subtree {data.get('parent_key', '')}",
-                "list": f"{len(data['clauses'])} listed clauses",
-            }[data.get("scope", "all")]
-        ids = list(
-            self.transcripts()
-            .order_by("id")
-            .values_list("id", flat=True)[: data.get("limit") or None]
-        )
-        if not ids:
-            self.add_error("source", "No transcript matches.")
-        data["transcript_ids"] = ids
-        preset = data.get("verdict_preset")
+    def verdict_scale(self) -> Scale:
+        preset = self.cleaned_data.get("verdict_preset")
         if preset == "custom":
-            data["verdict_scale"] = parse_scale_lines(data.get("verdict_custom", ""))
-        else:
-            from reviews.services.campaigns import DEFAULT_VERDICT_SCALE, XSTEST_VERDICT_SCALE
+            return parse_scale_lines(self.cleaned_data.get("verdict_custom", ""))
+        return VERDICT_PRESETS[preset or "default"]
 
-            data["verdict_scale"] = (
-                XSTEST_VERDICT_SCALE if preset == "xstest" else DEFAULT_VERDICT_SCALE
-            )
-        data["severity_scale"] = parse_scale_lines(data.get("severity_custom", "")) or None
-        return data
+    def severity_scale(self) -> Scale | None:
+        return parse_scale_lines(self.cleaned_data.get("severity_custom", "")) or None
 
-    def _clauses(self, version: SpecVersion, data: dict[str, Any]) -> list[Clause]:
-        clauses = list(version.clauses.order_by("position").only("id", "key", "parent_id"))
-        scope = data.get("scope", "all")
-        if scope == "subtree":
-            root = next((c for c in clauses if c.key == data.get("parent_key", "").strip()), None)
-            if root is None:
-                self.add_error("parent_key", "No clause with this key in the version.")
-                return []
-            keep = {root.pk}
-            for clause in clauses:  # clauses come in document order: parents before children
-                if clause.parent_id in keep:
-                    keep.add(clause.pk)
-            return [c for c in clauses if c.pk in keep]
-        if scope == "list":
-            keys = [k.strip() for k in data.get("clause_keys", "").replace(",", "\n").split()]
-            by_key = {c.key: c for c in clauses}
-            unknown = [k for k in keys if k not in by_key]
-            if unknown:
-                self.add_error("clause_keys", f"Unknown keys: {', '.join(unknown[:10])}")
-            chosen = [by_key[k] for k in dict.fromkeys(keys) if k in by_key]
-            if not chosen and not unknown:
-                self.add_error("clause_keys", "List at least one clause key.")
-            return chosen
-        return clauses
+
+class CampaignLifecycleForm(forms.Form):
+    """A lifecycle button: carries the revision the page showed, so a stale page gets a 409.
+
+    Every lifecycle form takes the ``campaign`` it acts on; this one needs nothing from it.
+    """
+
+    revision = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, campaign: Campaign, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.campaign = campaign
+
+
+class ReviewerAddForm(CampaignLifecycleForm):
+    """Seat reviewers: checkboxes of eligible members not seated yet, valued by email and
+    resolved like the new-campaign form's (and the API's)."""
+
+    reviewers = ReviewerEmailsField(label="Seat")
+
+    def __init__(self, *args: Any, campaign: Campaign, **kwargs: Any) -> None:
+        super().__init__(*args, campaign=campaign, **kwargs)
+        self.workspace = campaign.workspace
+        seated = CampaignReviewer.objects.seated().filter(campaign=campaign).values("user_id")
+        self.fields["reviewers"].offer(
+            eligible_reviewers(campaign.workspace).exclude(pk__in=seated)
+        )
+
+    def clean_reviewers(self) -> list[User]:
+        return _members(self, self.cleaned_data.get("reviewers") or [])
+
+
+class ReviewerRemoveForm(CampaignLifecycleForm):
+    reviewer = forms.ModelChoiceField(queryset=User.objects.none(), widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, campaign: Campaign, **kwargs: Any) -> None:
+        super().__init__(*args, campaign=campaign, **kwargs)
+        # Any seat holder, removed or not: a stale page removing someone already gone is then
+        # answered by the revision check (409 with the page as it is), not "invalid choice".
+        self.fields["reviewer"].queryset = User.objects.filter(campaign_seats__campaign=campaign)
 
 
 class SkipForm(forms.Form):

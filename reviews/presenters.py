@@ -1,9 +1,12 @@
-"""Presentation of the labeling page: context building and the HTML fragments its hottest loops
-need. No access checks here (the views do them) and at most one query."""
+"""Presentation of labels: the labeling page's context and the HTML fragments its hottest loops
+need, and the client-facing state of a label (what the page holds, what a save answers, what a
+409 carries). No access checks here (``reviews.access`` did them) and at most one query.
+"""
 
 from __future__ import annotations
 
-from functools import cache, lru_cache
+from collections.abc import Sequence
+from functools import cache
 from html import escape
 from typing import Any
 
@@ -11,25 +14,54 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 
+from clausebook.caching import bounded_cache
 from clausebook.rendering import render_markdown
 from reviews.forms import SkipForm
-from reviews.models import Campaign
-from reviews.selectors import campaigns as selectors
+from reviews.models import Campaign, Label, LabelSource
 from reviews.selectors import labels as label_selectors
-from reviews.services.labels import label_state
 from specs.rendering import render_clause_body, render_examples
 
+# Transcripts never change once imported, so a message's HTML is a pure function of its text;
+# caching it keeps long pages fast.
+_MESSAGE_HTML = bounded_cache("reviews.presenters.message_html", maxsize=4096)
+# Published versions are immutable (database triggers) and a campaign's scope never changes, so
+# the static part of a clause card (title, body, examples) within one campaign is rendered once.
+_CLAUSE_STATIC = bounded_cache("reviews.presenters.clause_static", maxsize=20_000)
 
-@lru_cache(maxsize=4096)
+
+def label_state(label: Label | None) -> dict[str, Any] | None:
+    """A label as the labeling page holds it and the label endpoints answer."""
+    if label is None:
+        return None
+    return {
+        "id": label.pk,
+        "clause": label.clause_id,
+        "verdict": label.verdict,
+        "severity": label.severity,
+        "rationale": label.rationale,
+        "spans": label.spans,
+        "status": label.status,
+        "revision": label.revision,
+        "updated_at": label.updated_at.isoformat(),
+    }
+
+
+def conflict_state(conflicts: Sequence[tuple[int, Label | None]]) -> list[dict[str, Any]]:
+    """What a 409 on a save carries: each stale clause with its label as it is now (or null)."""
+    return [{"clause": clause_id, "label": label_state(label)} for clause_id, label in conflicts]
+
+
+def label_author(label: Label) -> str:
+    """Who gave a label, as the page shows it: a reviewer's short name, or the model judge
+    (endpoint and prompt version), so a model's verdict is never mistaken for a person's."""
+    if label.source == LabelSource.JUDGE and label.judge_run is not None:
+        run = label.judge_run
+        return f"model: {run.endpoint.name} ({run.prompt_version})"
+    return label.reviewer.short_name if label.reviewer is not None else ""
+
+
 def _message_html(content: str) -> SafeString:
-    # Transcripts never change once imported; caching by text keeps long pages fast.
-    return render_markdown(content)
-
-
-# Published versions are immutable (database triggers), and a campaign's scope never changes, so
-# the static part of a clause card (title, body, examples) within one campaign can be rendered
-# once and kept for the life of the process.
-_CLAUSE_CACHE: dict[tuple[int, int, int], SafeString] = {}
+    return _MESSAGE_HTML.get_or_set(content, lambda: render_markdown(content))
 
 
 def _clause_static(
@@ -39,10 +71,7 @@ def _clause_static(
     titles: dict[str, str],
     examples_of: dict[int, list[Any]],
 ) -> SafeString:
-    key = (campaign.pk, clause.pk, number)
-    cached = _CLAUSE_CACHE.get(key)
-    if cached is None:
-
+    def render() -> SafeString:
         def anchor(target: str) -> str:
             return f"#clause-{target}"
 
@@ -52,10 +81,9 @@ def _clause_static(
             "reviews/labeling/_clause_static.html",
             {"clause": clause, "number": number, "body": body, "examples": examples},
         )
-        if len(_CLAUSE_CACHE) > 20_000:
-            _CLAUSE_CACHE.clear()
-        cached = _CLAUSE_CACHE[key] = mark_safe(html)  # noqa: S308 - an autoescaped template
-    return cached
+        return mark_safe(html)  # noqa: S308 - an autoescaped template
+
+    return _CLAUSE_STATIC.get_or_set((campaign.pk, clause.pk, number), render)
 
 
 def _choice_html(scale: list[dict[str, str]], name: str, current: str, radio: bool) -> SafeString:
@@ -75,7 +103,7 @@ def _choice_html(scale: list[dict[str, str]], name: str, current: str, radio: bo
     return mark_safe("".join(parts))  # noqa: S308 - every value is escaped above
 
 
-def labeling_context(page: selectors.LabelingPage, workspace_slug: str) -> dict[str, Any]:
+def labeling_context(page: label_selectors.LabelingPage, workspace_slug: str) -> dict[str, Any]:
     """Template context for the labeling page. Runs at most one query (examples of clause cards
     not rendered yet); everything else comes from ``page``."""
     campaign, item = page.campaign, page.item
@@ -94,7 +122,7 @@ def labeling_context(page: selectors.LabelingPage, workspace_slug: str) -> dict[
     missing = [
         cc.clause_id
         for number, cc in enumerate(page.clauses, start=1)
-        if (campaign.pk, cc.clause_id, number) not in _CLAUSE_CACHE
+        if (campaign.pk, cc.clause_id, number) not in _CLAUSE_STATIC
     ]
     examples_of = label_selectors.examples_by_clause(missing) if missing else {}
 
@@ -124,12 +152,22 @@ def labeling_context(page: selectors.LabelingPage, workspace_slug: str) -> dict[
                 ),
                 "severity_html": severity_html(label.severity if label else ""),
                 "label": label,
-                "others": page.others.get(cc.clause_id, []),
+                "others": [
+                    {
+                        "author": label_author(other),
+                        "model": other.source == LabelSource.JUDGE,
+                        "verdict": other.verdict,
+                        "severity": other.severity,
+                        "rationale": other.rationale,
+                    }
+                    for other in page.others.get(cc.clause_id, [])
+                ],
             }
         )
-    ws, base = workspace_slug, (campaign.pk, item.pk)
+    ws = workspace_slug
     data = {
-        "saveUrl": reverse("reviews:label-save", args=(ws, *base)),
+        # The page saves through the API's one label contract (see reviews.api.labels).
+        "saveUrl": reverse("api-item-labels", args=(ws, campaign.pk, item.pk)),
         "editable": page.editable,
         "verdicts": campaign.verdict_scale,
         "severities": campaign.severity_scale,

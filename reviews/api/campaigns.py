@@ -1,34 +1,39 @@
-"""REST API for campaigns, items and assignments (claim next, submit, skip).
+"""REST API for campaigns: create, read, the lifecycle, seats, items, and assignments (claim next,
+submit, skip).
 
-Every view scopes by workspace through ``WorkspaceAPIMixin`` and builds its querysets from
-``self.workspace``; ids from another workspace are 404. Labels are written only through the
-signed-in user's own assignment: reviewer, item, status and revision are never read from input
-(the revision sent is only compared, never stored).
+Every view scopes by workspace through ``WorkspaceAPIMixin`` and reads through the selectors the
+pages use (``reviews.selectors.campaigns``); ids from another workspace are 404. Services raise
+Django's ``ValidationError`` and ``PermissionDenied``, which the API's one exception handler turns
+into 400 and 403; a stale ``revision`` on a lifecycle write is a 409 with the campaign as it is.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clausebook.access import WorkspaceAPIMixin
-from clausebook.models import Role, User
-from reviews.models import Assignment, Campaign, Item
+from clausebook.api_errors import Conflict
+from clausebook.models import Role
+from reviews import campaign_presenters
+from reviews.models import Assignment, Campaign, CampaignReviewer, Item
 from reviews.selectors import campaigns as selectors
+from reviews.services import campaign_lifecycle as lifecycle
 from reviews.services import campaigns as services
-from reviews.services.labels import (
-    assignment_submit,
-)
-from specs.models import SpecVersion
-from transcripts.models import Transcript
+from reviews.services.labels.submit import assignment_submit
 
 # --------------------------------------------------------------------------------------------------
 # Serializers
@@ -40,10 +45,29 @@ class ScaleEntry(serializers.Serializer):
     label = serializers.CharField(max_length=60, required=False)
 
 
+class SpecVersionRefOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    spec = serializers.CharField(source="spec.slug", help_text="The spec's slug.")
+    label = serializers.CharField()
+
+
+class CampaignClauseOutput(serializers.Serializer):
+    id = serializers.IntegerField(help_text="The clause's id: what label writes may name.")
+    key = serializers.CharField()
+    title = serializers.CharField()
+
+
 class CampaignOutput(serializers.ModelSerializer):
-    spec_version = serializers.PrimaryKeyRelatedField(read_only=True)
-    spec_version_label = serializers.CharField(source="spec_version.label", read_only=True)
+    """A campaign as the API shows it. ``revision`` is what lifecycle writes send back;
+    ``short_of_reviewers`` and ``warnings`` say when fewer than k reviewers are seated. The spec
+    version and each clause in scope carry their ids (what label writes and further campaigns
+    may name) next to their slug, label and key."""
+
+    spec_version = SpecVersionRefOutput(read_only=True)
     clauses = serializers.SerializerMethodField()
+    seated_reviewers = serializers.IntegerField(source="seated_count", read_only=True)
+    short_of_reviewers = serializers.BooleanField(read_only=True)
+    warnings = serializers.SerializerMethodField()
 
     class Meta:
         model = Campaign
@@ -51,7 +75,6 @@ class CampaignOutput(serializers.ModelSerializer):
             "id",
             "title",
             "spec_version",
-            "spec_version_label",
             "scope_description",
             "reviewers_per_item",
             "blind",
@@ -59,34 +82,189 @@ class CampaignOutput(serializers.ModelSerializer):
             "verdict_scale",
             "severity_scale",
             "status",
+            "revision",
             "item_count",
+            "seated_reviewers",
+            "short_of_reviewers",
+            "warnings",
             "created_at",
+            "opened_at",
+            "closed_at",
             "clauses",
         ]
 
-    def get_clauses(self, campaign: Campaign) -> list[str]:
-        keys = self.context.get("clause_keys")
-        return keys.get(campaign.pk, []) if keys is not None else []
+    @extend_schema_field(CampaignClauseOutput(many=True))
+    def get_clauses(self, campaign: Campaign) -> list[dict[str, Any]]:
+        clauses = self.context.get("clauses")
+        return clauses.get(campaign.pk, []) if clauses is not None else []
+
+    def get_warnings(self, campaign: Campaign) -> list[str]:
+        return campaign_presenters.campaign_warnings(campaign)
+
+
+def campaign_output(campaign: Campaign) -> dict[str, Any]:
+    """One campaign's output (it must carry ``seated_reviewers``: read it through a selector)."""
+    clauses = selectors.clauses_of([campaign.pk])
+    return CampaignOutput(campaign, context={"clauses": clauses}).data
+
+
+_VERSION_REF_SCHEMA = {
+    "oneOf": [
+        {"type": "integer", "description": "The spec version's id.", "example": 12},
+        {
+            "type": "object",
+            "description": "The spec's slug and the version's label, as the spec API names them.",
+            "properties": {
+                "spec": {"type": "string", "example": "model-spec"},
+                "label": {"type": "string", "example": "2025-12-18"},
+            },
+            "required": ["spec", "label"],
+            "additionalProperties": False,
+        },
+    ]
+}
+
+
+@extend_schema_field(_VERSION_REF_SCHEMA)
+class SpecVersionRefField(serializers.Field):
+    """A spec version by id (``12``) or by spec slug and version label
+    (``{"spec": "model-spec", "label": "2025-12-18"}``)."""
+
+    default_error_messages = {
+        # DRF formats this message: the doubled braces are literal ones.
+        "invalid": 'Give the version\'s id (a number) or {{"spec": "<slug>", "label": "<label>"}}.',
+    }
+
+    def to_internal_value(self, data: Any) -> selectors.VersionRef:
+        if isinstance(data, int) and not isinstance(data, bool) and data > 0:
+            return selectors.VersionRef(id=data)
+        if isinstance(data, str) and data.isdigit():  # a form-encoded body sends text
+            return selectors.VersionRef(id=int(data))
+        if (
+            isinstance(data, dict)
+            and set(data) == {"spec", "label"}
+            and all(isinstance(data[name], str) and data[name].strip() for name in data)
+            and len(data["spec"]) <= 100
+            and len(data["label"]) <= 100
+        ):
+            return selectors.VersionRef(spec=data["spec"].strip(), label=data["label"].strip())
+        self.fail("invalid")
+
+    def to_representation(self, value: Any) -> Any:
+        return value
 
 
 class CampaignInput(serializers.Serializer):
+    """The raw choices, resolved by ``campaign_create`` exactly as the form's are.
+
+    A script needs nothing but what the spec API shows: name the version by spec slug and label
+    and the clauses by key, e.g. ``{"title": "Sample", "spec_version": {"spec": "model-spec",
+    "label": "2025-12-18"}, "clause_keys": ["be_honest"], "transcript_tag": "xstest",
+    "reviewers": ["ada@example.org"], "open": true}``. The response carries the ids.
+
+    ``scope`` defaults to ``list`` when ``clause_keys`` are given, ``subtree`` when
+    ``parent_key`` is, else ``all``; ``transcript_source`` to ``ids``, ``import``, ``tag`` or
+    ``search`` after the first of those fields given, else ``all``.
+    """
+
     title = serializers.CharField(max_length=200)
-    spec_version = serializers.IntegerField()
+    spec_version = SpecVersionRefField(
+        help_text='The published spec version to pin: its id, or {"spec": "<spec slug>", '
+        '"label": "<version label>"} as the spec API lists them.'
+    )
+    scope = serializers.ChoiceField(choices=list(selectors.SCOPE_MODES), required=False)
+    parent_key = serializers.CharField(
+        max_length=120,
+        required=False,
+        default="",
+        help_text="With scope subtree: the key of the clause whose subtree is in scope.",
+    )
     clause_keys = serializers.ListField(
         child=serializers.CharField(max_length=120),
         required=False,
-        help_text="Clause keys in scope; omit for the whole version.",
+        default=list,
+        help_text="With scope list: the keys of the clauses in scope, in the order to show.",
     )
-    transcript_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
+    transcript_source = serializers.ChoiceField(
+        choices=list(selectors.TRANSCRIPT_SOURCES), required=False
+    )
+    transcript_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, max_length=1_000_000
+    )
+    transcript_import = serializers.IntegerField(required=False, min_value=1)
     transcript_tag = serializers.CharField(required=False, max_length=60)
+    transcript_search = serializers.CharField(required=False, max_length=200)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=1_000_000)
     reviewers = serializers.ListField(
-        child=serializers.EmailField(), required=False, help_text="Reviewer emails (members)."
+        child=serializers.EmailField(),
+        required=False,
+        default=list,
+        help_text="Reviewer emails: members of this workspace with the reviewer role or higher."
+        " Any other address is refused (400, naming it); no account or membership is created.",
     )
     reviewers_per_item = serializers.IntegerField(min_value=1, max_value=20, default=2)
     blind = serializers.BooleanField(default=True)
     instructions = serializers.CharField(required=False, allow_blank=True, default="")
     verdict_scale = ScaleEntry(many=True, required=False)
     severity_scale = ScaleEntry(many=True, required=False)
+    open = serializers.BooleanField(
+        default=False,
+        help_text="Open the campaign at once (needs at least k reviewers); else it is a draft.",
+    )
+
+    _SOURCE_FIELDS = (
+        ("transcript_ids", "ids"),
+        ("transcript_import", "import"),
+        ("transcript_tag", "tag"),
+        ("transcript_search", "search"),
+    )
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        scope = data.get("scope") or (
+            "list" if data["clause_keys"] else "subtree" if data["parent_key"] else "all"
+        )
+        data["scope_choice"] = selectors.ScopeChoice(
+            mode=scope, root_key=data["parent_key"], keys=data["clause_keys"]
+        )
+        source = data.get("transcript_source") or next(
+            (source for name, source in self._SOURCE_FIELDS if name in data), "all"
+        )
+        data["transcript_choice"] = selectors.TranscriptChoice(
+            source=source,
+            import_id=data.get("transcript_import"),
+            tag=data.get("transcript_tag", ""),
+            search=data.get("transcript_search", ""),
+            ids=data.get("transcript_ids", []),
+            limit=data.get("limit"),
+        )
+        return data
+
+
+class RevisionInput(serializers.Serializer):
+    revision = serializers.IntegerField(
+        min_value=1, help_text="The campaign's revision as you last read it."
+    )
+
+
+class ReviewersAddInput(RevisionInput):
+    reviewers = serializers.ListField(child=serializers.EmailField(), min_length=1)
+
+
+class ReviewerRemoveInput(RevisionInput):
+    reviewer = serializers.EmailField()
+
+
+class SeatOutput(serializers.ModelSerializer):
+    email = serializers.EmailField(source="user.email")
+    name = serializers.CharField(source="user.short_name")
+    seated = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CampaignReviewer
+        fields = ["email", "name", "seated", "added_at", "removed_at"]
+
+    def get_seated(self, seat: CampaignReviewer) -> bool:
+        return seat.removed_at is None
 
 
 class ItemOutput(serializers.ModelSerializer):
@@ -106,7 +284,7 @@ class ItemOutput(serializers.ModelSerializer):
 
 
 class AssignmentOutput(serializers.ModelSerializer):
-    campaign = serializers.IntegerField(source="item.campaign_id")
+    campaign = serializers.IntegerField(source="campaign_id")
 
     class Meta:
         model = Assignment
@@ -117,42 +295,24 @@ class SkipInput(serializers.Serializer):
     reason = serializers.CharField(max_length=300)
 
 
-def _django_errors(error: ValidationError) -> serializers.ValidationError:
-    return serializers.ValidationError(
-        error.message_dict if hasattr(error, "error_dict") else error.messages
-    )
-
-
-def _clause_keys(campaign_ids: list[int]) -> dict[int, list[str]]:
-    from reviews.models import CampaignClause
-
-    keys: dict[int, list[str]] = {}
-    for campaign_id, key in (
-        CampaignClause.objects.filter(campaign_id__in=campaign_ids)
-        .order_by("campaign_id", "position")
-        .values_list("campaign_id", "clause__key")
-    ):
-        keys.setdefault(campaign_id, []).append(key)
-    return keys
+# --------------------------------------------------------------------------------------------------
+# Campaigns
+# --------------------------------------------------------------------------------------------------
 
 
 class CampaignListView(WorkspaceAPIMixin, generics.ListAPIView):
-    """Campaigns of the workspace (viewer); open one (adjudicator or above)."""
+    """Campaigns of the workspace (viewer); create one (adjudicator or above)."""
 
     serializer_class = CampaignOutput
     write_role = Role.ADJUDICATOR
 
     def get_queryset(self) -> QuerySet[Campaign]:
-        return (
-            selectors.campaigns_in(self.workspace)
-            .select_related("spec_version")
-            .order_by("-created_at")
-        )
+        return selectors.campaign_list(self.workspace)
 
     def get_serializer_context(self) -> dict[str, Any]:
         context = super().get_serializer_context()
         page = getattr(self, "_page_ids", None)
-        context["clause_keys"] = _clause_keys(page) if page else None
+        context["clauses"] = selectors.clauses_of(page) if page else None
         return context
 
     def paginate_queryset(self, queryset: Any) -> Any:
@@ -161,57 +321,154 @@ class CampaignListView(WorkspaceAPIMixin, generics.ListAPIView):
         return page
 
     @extend_schema(
-        request=CampaignInput, responses={201: CampaignOutput}, summary="Open a campaign"
+        request=CampaignInput,
+        responses={201: CampaignOutput},
+        summary="Create a campaign (a draft, or open with at least k reviewers)",
     )
     def post(self, request: Request, workspace: str) -> Response:
         data = CampaignInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        version = get_object_or_404(
-            SpecVersion.objects.filter(spec__workspace=self.workspace).select_related("spec"),
-            pk=values["spec_version"],
+        campaign = services.campaign_create(
+            workspace=self.workspace,
+            actor=request.user,
+            title=values["title"],
+            spec_version=selectors.spec_version_by_ref(self.workspace, values["spec_version"]),
+            scope=values["scope_choice"],
+            transcripts=values["transcript_choice"],
+            reviewers=selectors.members_by_email(self.workspace, values["reviewers"]),
+            reviewers_per_item=values["reviewers_per_item"],
+            blind=values["blind"],
+            instructions=values["instructions"],
+            verdict_scale=values.get("verdict_scale"),
+            severity_scale=values.get("severity_scale"),
+            open_now=values["open"],
         )
-        clauses = list(version.clauses.order_by("position"))
-        if values.get("clause_keys"):
-            wanted = set(values["clause_keys"])
-            clauses = [c for c in clauses if c.key in wanted]
-            if len(clauses) != len(wanted):
-                raise serializers.ValidationError({"clause_keys": "Unknown clause keys."})
-        transcripts = Transcript.objects.in_workspace(self.workspace)
-        if values.get("transcript_tag"):
-            transcripts = transcripts.filter(tags__contains=[values["transcript_tag"]])
-        if values.get("transcript_ids") is not None:
-            transcript_ids = values["transcript_ids"]
-        else:
-            transcript_ids = list(transcripts.order_by("id").values_list("id", flat=True))
-        reviewers = list(User.objects.filter(email__in=values.get("reviewers", [])))
-        try:
-            campaign = services.campaign_create(
-                workspace=self.workspace,
-                actor=request.user,
-                title=values["title"],
-                spec_version=version,
-                clauses=clauses,
-                transcript_ids=transcript_ids,
-                reviewers=reviewers,
-                reviewers_per_item=values["reviewers_per_item"],
-                blind=values["blind"],
-                instructions=values["instructions"],
-                verdict_scale=values.get("verdict_scale"),
-                severity_scale=values.get("severity_scale"),
-            )
-        except ValidationError as error:
-            raise _django_errors(error) from error
-        output = CampaignOutput(campaign, context={"clause_keys": _clause_keys([campaign.pk])})
-        return Response(output.data, status=status.HTTP_201_CREATED)
+        campaign = selectors.get_campaign(self.workspace, campaign.pk)
+        return Response(campaign_output(campaign), status=status.HTTP_201_CREATED)
 
 
 class CampaignDetailView(WorkspaceAPIMixin, APIView):
     @extend_schema(responses=CampaignOutput, summary="One campaign")
     def get(self, request: Request, workspace: str, campaign_id: int) -> Response:
+        return Response(campaign_output(selectors.get_campaign(self.workspace, campaign_id)))
+
+
+def _lifecycle_write(
+    view: WorkspaceAPIMixin, campaign_id: int, write: Callable[[Campaign], Campaign]
+) -> Response:
+    """Run a lifecycle service; a stale revision is a 409 carrying the campaign as it is now."""
+    campaign = selectors.get_campaign(view.workspace, campaign_id)
+    campaign.workspace = view.workspace
+    try:
+        write(campaign)
+    except lifecycle.CampaignConflict as conflict:
+        current = selectors.get_campaign(view.workspace, campaign_id)
+        raise Conflict(str(conflict), current=campaign_output(current)) from conflict
+    return Response(campaign_output(selectors.get_campaign(view.workspace, campaign_id)))
+
+
+_LIFECYCLE_RESPONSES = {
+    200: CampaignOutput,
+    400: OpenApiResponse(description="Not allowed from the current status, or short of k"),
+    409: OpenApiResponse(description="Stale revision: the body carries the current campaign"),
+}
+
+
+class _TransitionView(WorkspaceAPIMixin, APIView):
+    """POST ``{"revision": n}``: one lifecycle action (see ``Campaign.TRANSITIONS``)."""
+
+    write_role = Role.ADJUDICATOR
+    service: Callable[..., Campaign]
+
+    def post(self, request: Request, workspace: str, campaign_id: int) -> Response:
+        data = RevisionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        service = type(self).service
+        return _lifecycle_write(
+            self,
+            campaign_id,
+            lambda campaign: service(
+                campaign=campaign, actor=request.user, revision=data.validated_data["revision"]
+            ),
+        )
+
+
+@extend_schema(
+    request=RevisionInput, responses=_LIFECYCLE_RESPONSES, summary="Open a draft campaign"
+)
+class CampaignOpenView(_TransitionView):
+    service = lifecycle.campaign_open
+
+
+@extend_schema(
+    request=RevisionInput, responses=_LIFECYCLE_RESPONSES, summary="Pause an open campaign"
+)
+class CampaignPauseView(_TransitionView):
+    service = lifecycle.campaign_pause
+
+
+@extend_schema(
+    request=RevisionInput, responses=_LIFECYCLE_RESPONSES, summary="Resume a paused campaign"
+)
+class CampaignResumeView(_TransitionView):
+    service = lifecycle.campaign_resume
+
+
+@extend_schema(
+    request=RevisionInput, responses=_LIFECYCLE_RESPONSES, summary="Close a campaign for good"
+)
+class CampaignCloseView(_TransitionView):
+    service = lifecycle.campaign_close
+
+
+class CampaignReviewersView(WorkspaceAPIMixin, APIView):
+    """A campaign's seats: list them (viewer), seat reviewers or remove one (adjudicator)."""
+
+    write_role = Role.ADJUDICATOR
+
+    @extend_schema(responses=SeatOutput(many=True), summary="Seats, current and ended")
+    def get(self, request: Request, workspace: str, campaign_id: int) -> Response:
         campaign = selectors.get_campaign(self.workspace, campaign_id)
-        return Response(
-            CampaignOutput(campaign, context={"clause_keys": _clause_keys([campaign.pk])}).data
+        return Response(SeatOutput(selectors.campaign_seats(campaign), many=True).data)
+
+    @extend_schema(
+        request=ReviewersAddInput, responses=_LIFECYCLE_RESPONSES, summary="Seat reviewers"
+    )
+    def post(self, request: Request, workspace: str, campaign_id: int) -> Response:
+        data = ReviewersAddInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        reviewers = selectors.members_by_email(self.workspace, values["reviewers"])
+        return _lifecycle_write(
+            self,
+            campaign_id,
+            lambda campaign: lifecycle.campaign_reviewers_add(
+                campaign=campaign,
+                actor=request.user,
+                reviewers=reviewers,
+                revision=values["revision"],
+            ),
+        )
+
+    @extend_schema(
+        request=ReviewerRemoveInput,
+        responses=_LIFECYCLE_RESPONSES,
+        summary="Remove a reviewer (their item in progress is released; their work stays)",
+    )
+    def delete(self, request: Request, workspace: str, campaign_id: int) -> Response:
+        data = ReviewerRemoveInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        return _lifecycle_write(
+            self,
+            campaign_id,
+            lambda campaign: lifecycle.campaign_reviewer_remove(
+                campaign=campaign,
+                actor=request.user,
+                reviewer=selectors.seated_user(campaign, values["reviewer"]),
+                revision=values["revision"],
+            ),
         )
 
 
@@ -222,20 +479,12 @@ class ItemListView(WorkspaceAPIMixin, generics.ListAPIView):
 
     def get_queryset(self) -> QuerySet[Item]:
         campaign = selectors.get_campaign(self.workspace, self.kwargs["campaign_id"])
-        return (
-            Item.objects.filter(campaign=campaign)
-            .select_related("transcript")
-            .only(
-                "id",
-                "transcript_id",
-                "transcript__external_id",
-                "position",
-                "state",
-                "open_slots",
-                "submitted_count",
-            )
-            .order_by("position")
-        )
+        return selectors.campaign_items(campaign)
+
+
+# --------------------------------------------------------------------------------------------------
+# Assignments
+# --------------------------------------------------------------------------------------------------
 
 
 class ClaimNextView(WorkspaceAPIMixin, APIView):
@@ -246,25 +495,17 @@ class ClaimNextView(WorkspaceAPIMixin, APIView):
         responses={
             200: AssignmentOutput,
             204: OpenApiResponse(description="Nothing left for you in this campaign."),
+            400: OpenApiResponse(description="The campaign is not open."),
         },
         summary="Claim the next item (or resume the one in progress)",
     )
     def post(self, request: Request, workspace: str, campaign_id: int) -> Response:
         campaign = selectors.get_campaign(self.workspace, campaign_id)
         campaign.workspace = self.workspace
-        try:
-            assignment = services.item_claim_next(campaign=campaign, reviewer=request.user)
-        except ValidationError as error:
-            raise _django_errors(error) from error
+        assignment = services.item_claim_next(campaign=campaign, reviewer=request.user)
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(AssignmentOutput(assignment).data)
-
-
-def _my_assignments(view: WorkspaceAPIMixin, user: User) -> QuerySet[Assignment]:
-    return Assignment.objects.filter(
-        reviewer=user, item__campaign__workspace=view.workspace
-    ).select_related("item")
 
 
 class MyAssignmentListView(WorkspaceAPIMixin, generics.ListAPIView):
@@ -283,14 +524,21 @@ class MyAssignmentListView(WorkspaceAPIMixin, generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self) -> QuerySet[Assignment]:
-        qs = _my_assignments(self, self.request.user).order_by("-claimed_at", "-id")
-        wanted = self.request.query_params.get("status")
-        if wanted in Assignment.Status.values:  # allow-listed filters only
-            qs = qs.filter(status=wanted)
+        wanted = self.request.query_params.get("status", "")
         campaign = self.request.query_params.get("campaign", "")
-        if campaign.isdigit():
-            qs = qs.filter(item__campaign_id=int(campaign))
-        return qs
+        return selectors.reviewer_assignments(
+            self.workspace,
+            self.request.user,
+            status=wanted if wanted in Assignment.Status.values else "",  # allow-listed only
+            campaign_id=int(campaign) if campaign.isdigit() else None,
+        )
+
+
+def _my_assignment(view: WorkspaceAPIMixin, user: Any, assignment_id: int) -> Assignment:
+    return get_object_or_404(
+        selectors.reviewer_assignments(view.workspace, user).select_related("item"),
+        pk=assignment_id,
+    )
 
 
 class AssignmentSubmitView(WorkspaceAPIMixin, APIView):
@@ -298,11 +546,8 @@ class AssignmentSubmitView(WorkspaceAPIMixin, APIView):
 
     @extend_schema(request=None, responses=AssignmentOutput, summary="Submit my labels on an item")
     def post(self, request: Request, workspace: str, assignment_id: int) -> Response:
-        assignment = get_object_or_404(_my_assignments(self, request.user), pk=assignment_id)
-        try:
-            assignment = assignment_submit(assignment=assignment, reviewer=request.user)
-        except ValidationError as error:
-            raise _django_errors(error) from error
+        assignment = _my_assignment(self, request.user, assignment_id)
+        assignment = assignment_submit(assignment=assignment, reviewer=request.user)
         return Response(AssignmentOutput(assignment).data)
 
 
@@ -313,13 +558,10 @@ class AssignmentSkipView(WorkspaceAPIMixin, APIView):
         request=SkipInput, responses=AssignmentOutput, summary="Skip an item, with a reason"
     )
     def post(self, request: Request, workspace: str, assignment_id: int) -> Response:
-        assignment = get_object_or_404(_my_assignments(self, request.user), pk=assignment_id)
+        assignment = _my_assignment(self, request.user, assignment_id)
         data = SkipInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            assignment = services.assignment_skip(
-                assignment=assignment, reviewer=request.user, reason=data.validated_data["reason"]
-            )
-        except ValidationError as error:
-            raise _django_errors(error) from error
+        assignment = services.assignment_skip(
+            assignment=assignment, reviewer=request.user, reason=data.validated_data["reason"]
+        )
         return Response(AssignmentOutput(assignment).data)

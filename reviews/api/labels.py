@@ -1,19 +1,19 @@
-"""REST API for labels: list, read, create and update (through your own assignment), import.
+"""REST API for labels: save (the one contract the labeling page posts too), read, list, update
+one, import.
 
-Every view scopes by workspace through ``WorkspaceAPIMixin`` and builds its querysets from
-``self.workspace``; ids from another workspace are 404. Labels are written only through the
-signed-in user's own assignment: reviewer, item, status and revision are never read from input
-(the revision sent is only compared, never stored).
+Every view scopes by workspace through ``WorkspaceAPIMixin``; objects are resolved through
+``reviews.access`` (404 outside the workspace, 403 without the right) and read through the
+selectors the page uses. Labels are written only through the signed-in user's own assignment:
+reviewer, item, status and revision are never read from input (the revision sent is only
+compared, never stored). Services raise; the API's one exception handler answers.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -23,35 +23,50 @@ from clausebook.access import WorkspaceAPIMixin
 from clausebook.api_errors import Conflict
 from clausebook.models import Role
 from clausebook.pagination import CreatedCursorPagination
-from reviews.api.campaigns import _django_errors
-from reviews.models import Assignment, Item, Label
-from reviews.selectors import campaigns as selectors
+from reviews import access, presenters
+from reviews.models import Label
+from reviews.selectors import campaigns as campaign_selectors
 from reviews.selectors import labels as label_selectors
-from reviews.services.labels import (
+from reviews.services.labels.core import (
+    MAX_LABELS_PER_REQUEST,
+    MAX_RATIONALE,
+    MAX_SPAN_TEXT,
+    MAX_SPANS,
+    MAX_VALUE,
     LabelConflict,
-    LabelImportRejected,
     LabelInput,
-    LabelRow,
-    label_save,
-    label_state,
-    labels_import,
 )
+from reviews.services.labels.imports import LabelImportRejected, LabelRow, labels_import
+from reviews.services.labels.save import LabelsSaved, labels_save
 
 # --------------------------------------------------------------------------------------------------
 # Serializers
 # --------------------------------------------------------------------------------------------------
 
 
+class JudgeRunOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    endpoint = serializers.CharField(source="endpoint.name")
+    model = serializers.CharField(source="endpoint.model")
+    prompt_version = serializers.CharField()
+
+
 class LabelOutput(serializers.ModelSerializer):
-    reviewer = serializers.EmailField(source="reviewer.email")
+    """A label. ``source`` says whose it is: a reviewer's (``reviewer`` set) or a model judge's
+    (``judge_run`` set, with its endpoint and prompt version)."""
+
+    reviewer = serializers.EmailField(source="reviewer.email", allow_null=True, default=None)
     clause_key = serializers.CharField(source="clause.key")
+    judge_run = JudgeRunOutput(allow_null=True)
 
     class Meta:
         model = Label
         fields = [
             "id",
             "item",
+            "source",
             "reviewer",
+            "judge_run",
             "clause",
             "clause_key",
             "verdict",
@@ -68,40 +83,85 @@ class SpanInput(serializers.Serializer):
     message_index = serializers.IntegerField(min_value=0)
     start = serializers.IntegerField(min_value=0)
     end = serializers.IntegerField(min_value=1)
-    text = serializers.CharField(allow_blank=True, required=False, max_length=4000)
+    text = serializers.CharField(allow_blank=True, required=False, max_length=MAX_SPAN_TEXT)
+
+
+@extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string"}]})
+class ClauseRefField(serializers.Field):
+    """A clause of the campaign's scope, by id (a number) or by key (text)."""
+
+    def to_internal_value(self, data: Any) -> int | str:
+        if isinstance(data, int) and not isinstance(data, bool):
+            return data
+        if isinstance(data, str) and data.strip() and len(data) <= 120:
+            return data.strip()
+        raise serializers.ValidationError("Give the clause's id (a number) or key (text).")
+
+    def to_representation(self, value: Any) -> Any:
+        return value
 
 
 class LabelFieldsInput(serializers.Serializer):
-    verdict = serializers.CharField(allow_blank=True, required=False, default="", max_length=40)
-    severity = serializers.CharField(allow_blank=True, required=False, default="", max_length=40)
+    """The fields of one label. A field left out keeps its stored value."""
+
+    verdict = serializers.CharField(allow_blank=True, required=False, max_length=MAX_VALUE)
+    severity = serializers.CharField(allow_blank=True, required=False, max_length=MAX_VALUE)
     rationale = serializers.CharField(
-        allow_blank=True, required=False, default="", max_length=20000
+        allow_blank=True, required=False, max_length=MAX_RATIONALE, trim_whitespace=False
     )
-    spans = SpanInput(many=True, required=False, default=list)
+    spans = SpanInput(many=True, required=False, max_length=MAX_SPANS)
+
+
+class LabelItemInput(LabelFieldsInput):
+    clause = ClauseRefField()
     revision = serializers.IntegerField(
         required=False,
         allow_null=True,
-        default=None,
-        help_text="The revision you last saw; omit only for the first save.",
+        min_value=1,
+        help_text="The revision you last saw; omit (or null) only for the first save.",
     )
 
 
-class LabelCreateInput(LabelFieldsInput):
-    item = serializers.IntegerField()
-    clause = serializers.IntegerField()
+class LabelsSaveInput(serializers.Serializer):
+    """The one save contract: the labels to save and whether to submit the item after."""
+
+    labels = LabelItemInput(many=True, required=False, max_length=MAX_LABELS_PER_REQUEST)
+    submit = serializers.BooleanField(default=False)
 
 
 class LabelUpdateInput(LabelFieldsInput):
-    revision = serializers.IntegerField(help_text="The revision you last saw.")
+    revision = serializers.IntegerField(min_value=1, help_text="The revision you last saw.")
+
+
+class LabelsSavedOutput(serializers.Serializer):
+    labels = serializers.ListField(child=serializers.DictField())
+    assignment = serializers.DictField()
+    item = serializers.DictField()
+
+
+class ConflictOutput(serializers.Serializer):
+    detail = serializers.CharField()
+    current = serializers.JSONField(
+        help_text="Each stale label as it is now: a list of {clause, label} for a save, the "
+        "label itself for an update."
+    )
 
 
 class LabelImportRowInput(serializers.Serializer):
     external_id = serializers.CharField(max_length=200)
     clause_key = serializers.CharField(max_length=120)
-    reviewer = serializers.CharField(max_length=254, help_text="Reviewer email.")
-    verdict = serializers.CharField(max_length=40)
-    rationale = serializers.CharField(allow_blank=True, required=False, default="")
-    severity = serializers.CharField(allow_blank=True, required=False, default="", max_length=40)
+    reviewer = serializers.CharField(
+        max_length=254,
+        help_text="Email of a member of the workspace (reviewer role or above): an import adds "
+        "no members and creates no accounts.",
+    )
+    verdict = serializers.CharField(max_length=MAX_VALUE)
+    rationale = serializers.CharField(
+        allow_blank=True, required=False, default="", max_length=MAX_RATIONALE
+    )
+    severity = serializers.CharField(
+        allow_blank=True, required=False, default="", max_length=MAX_VALUE
+    )
 
 
 class LabelImportInput(serializers.Serializer):
@@ -116,58 +176,74 @@ class LabelImportOutput(serializers.Serializer):
     duplicates = serializers.IntegerField()
     rejected = serializers.IntegerField()
     errors = serializers.ListField(child=serializers.DictField())
-    users_created = serializers.ListField(child=serializers.EmailField())
-    memberships_created = serializers.ListField(child=serializers.EmailField())
     items_created = serializers.IntegerField()
     applied = serializers.BooleanField()
 
 
-class ConflictOutput(serializers.Serializer):
-    detail = serializers.CharField()
-    current = serializers.DictField(allow_null=True)
-
-
-def _save(
-    view: WorkspaceAPIMixin, request: Request, item_id: int, clause_id: int, values: dict
-) -> Label:
-    # One query for the usual case: the caller's own assignment with its item and campaign.
-    assignment = (
-        Assignment.objects.filter(
-            item_id=item_id, reviewer=request.user, item__campaign__workspace=view.workspace
-        )
-        .select_related("item__campaign", "item__transcript")
-        .defer("item__transcript__messages", "item__transcript__metadata")
-        .first()
+def _label_input(values: dict[str, Any], clause: int | str, revision: int | None) -> LabelInput:
+    return LabelInput(
+        clause=clause,
+        verdict=values.get("verdict"),
+        severity=values.get("severity"),
+        rationale=values.get("rationale"),
+        spans=[dict(span) for span in values["spans"]] if "spans" in values else None,
+        revision=revision,
     )
-    if assignment is None:
-        get_object_or_404(Item.objects.filter(campaign__workspace=view.workspace), pk=item_id)
-        raise PermissionDenied("This item is not assigned to you.")
-    assignment.item.campaign.workspace = view.workspace
-    try:
-        return label_save(
-            assignment=assignment,
-            reviewer=request.user,
-            data=LabelInput(
-                clause_id=clause_id,
-                verdict=values["verdict"],
-                severity=values["severity"],
-                rationale=values["rationale"],
-                spans=[dict(span) for span in values["spans"]],
-            ),
-            revision=values.get("revision"),
-        )
-    except LabelConflict as conflict:
-        raise Conflict(current=label_state(conflict.current) or {}) from conflict
-    except ValidationError as error:
-        raise _django_errors(error) from error
+
+
+def _saved_output(result: LabelsSaved) -> dict[str, Any]:
+    # Shaped so a later "next item" can join it: {"labels", "assignment", "item"[, "next"]}.
+    return {
+        "labels": [presenters.label_state(label) for label in result.labels],
+        "assignment": {"id": result.assignment.pk, "status": result.assignment.status},
+        "item": {"id": result.assignment.item_id, "state": result.item_state},
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# Views
+# --------------------------------------------------------------------------------------------------
+
+
+class ItemLabelsView(WorkspaceAPIMixin, APIView):
+    """Save my labels on an item, and optionally submit it: the labeling page posts here too."""
+
+    write_role = Role.REVIEWER
+
+    @extend_schema(
+        request=LabelsSaveInput,
+        responses={200: LabelsSavedOutput, 409: ConflictOutput},
+        summary="Save my labels on an item (and submit it)",
+        description="Each label names its clause (id or key) and the revision you last saw "
+        "(none for a first save). Fields left out keep their values. A stale revision on any "
+        "label: 409 with the current state of each stale label, and nothing is saved. With "
+        '"submit": true the item is submitted after saving, in the same transaction.',
+    )
+    def post(self, request: Request, workspace: str, campaign_id: int, item_id: int) -> Response:
+        _item, assignment = access.item_to_label(self.membership, item_id, campaign_id=campaign_id)
+        data = LabelsSaveInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        inputs = [
+            _label_input(values, values["clause"], values.get("revision"))
+            for values in data.validated_data.get("labels", [])
+        ]
+        try:
+            result = labels_save(
+                assignment=assignment,
+                reviewer=request.user,
+                labels=inputs,
+                submit=data.validated_data["submit"],
+            )
+        except LabelConflict as conflict:
+            raise Conflict(current=presenters.conflict_state(conflict.conflicts)) from conflict
+        return Response(_saved_output(result))
 
 
 class LabelListView(WorkspaceAPIMixin, generics.ListAPIView):
-    """Labels you may read: your own; others' only where blind labeling allows (see docs)."""
+    """Labels you may read: your own; others' (and model judges') where blind labeling allows."""
 
     serializer_class = LabelOutput
     pagination_class = CreatedCursorPagination
-    write_role = Role.REVIEWER
 
     @extend_schema(
         parameters=[OpenApiParameter("campaign", int), OpenApiParameter("item", int)],
@@ -177,50 +253,45 @@ class LabelListView(WorkspaceAPIMixin, generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self) -> QuerySet[Label]:
-        qs = label_selectors.visible_labels(self.workspace, self.request.user, self.membership)
-        for name, lookup in (("campaign", "item__campaign_id"), ("item", "item_id")):
+        qs = label_selectors.visible_labels(self.membership)
+        for name, lookup in (("campaign", "campaign_id"), ("item", "item_id")):
             value = self.request.query_params.get(name, "")
             if value.isdigit():
                 qs = qs.filter(**{lookup: int(value)})
-        return qs.select_related("reviewer", "clause")
-
-    @extend_schema(
-        request=LabelCreateInput,
-        responses={200: LabelOutput, 409: ConflictOutput},
-        summary="Save a label (create, or update with the revision you saw)",
-    )
-    def post(self, request: Request, workspace: str) -> Response:
-        data = LabelCreateInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = data.validated_data
-        label = _save(self, request, values["item"], values["clause"], values)
-        label.reviewer = request.user
-        return Response(LabelOutput(label).data)
+        return qs
 
 
 class LabelDetailView(WorkspaceAPIMixin, APIView):
     write_role = Role.REVIEWER
 
-    def _get(self, request: Request, label_id: int) -> Label:
-        visible = label_selectors.visible_labels(self.workspace, request.user, self.membership)
-        return get_object_or_404(visible.select_related("reviewer", "clause"), pk=label_id)
-
     @extend_schema(responses=LabelOutput, summary="One label")
     def get(self, request: Request, workspace: str, label_id: int) -> Response:
-        return Response(LabelOutput(self._get(request, label_id)).data)
+        label = generics.get_object_or_404(
+            label_selectors.visible_labels(self.membership), pk=label_id
+        )
+        return Response(LabelOutput(label).data)
 
     @extend_schema(
         request=LabelUpdateInput,
         responses={200: LabelOutput, 409: ConflictOutput},
-        summary="Update my label; 409 with the current state if the revision is stale",
+        summary="Update my label: only the fields sent change; 409 if the revision is stale",
     )
     def patch(self, request: Request, workspace: str, label_id: int) -> Response:
-        own = Label.objects.filter(item__campaign__workspace=self.workspace, reviewer=request.user)
-        label = get_object_or_404(own, pk=label_id)
+        label = access.own_label(self.membership, label_id)
         data = LabelUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        saved = _save(self, request, label.item_id, label.clause_id, data.validated_data)
+        values = data.validated_data
+        try:
+            result = labels_save(
+                assignment=label.assignment,
+                reviewer=request.user,
+                labels=[_label_input(values, label.clause_id, values["revision"])],
+            )
+        except LabelConflict as conflict:
+            raise Conflict(current=presenters.label_state(conflict.current) or {}) from conflict
+        saved = result.labels[0]
         saved.reviewer = request.user
+        saved.judge_run = None
         return Response(LabelOutput(saved).data)
 
 
@@ -231,9 +302,12 @@ class LabelImportView(WorkspaceAPIMixin, APIView):
         request=LabelImportInput,
         responses={200: LabelImportOutput, 400: LabelImportOutput},
         summary="Import existing labels into a campaign (editor)",
+        description="Every reviewer must already be a member of the workspace: a row naming "
+        "anyone else is rejected (400, by line), with the same message whether or not the "
+        "address has an account.",
     )
     def post(self, request: Request, workspace: str, campaign_id: int) -> Response:
-        campaign = selectors.get_campaign(self.workspace, campaign_id)
+        campaign = campaign_selectors.get_campaign(self.workspace, campaign_id)
         campaign.workspace = self.workspace
         data = LabelImportInput(data=request.data)
         data.is_valid(raise_exception=True)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from clausebook.models import Workspace
@@ -19,6 +22,19 @@ class AgreementRule(models.TextChoices):
     SHARE = "share", "A minimum share of the verdicts given"
 
 
+class CampaignQuerySet(models.QuerySet["Campaign"]):
+    def with_seat_count(self) -> CampaignQuerySet:
+        """Annotate ``seated_reviewers``: reviewers seated now (removed ones not counted)."""
+        seats = (
+            CampaignReviewer.objects.filter(campaign=models.OuterRef("pk"), removed_at__isnull=True)
+            .order_by()
+            .values("campaign")
+            .annotate(n=models.Count("id"))
+            .values("n")
+        )
+        return self.annotate(seated_reviewers=Coalesce(models.Subquery(seats), 0))
+
+
 class Campaign(models.Model):
     """A review programme: a published spec version, clauses in scope, transcripts, k reviewers
     per item, and the rule that says when an (item, clause) is agreed."""
@@ -28,6 +44,21 @@ class Campaign(models.Model):
         OPEN = "open", "Open"
         PAUSED = "paused", "Paused"
         CLOSED = "closed", "Closed"
+
+    # The lifecycle, in one place: each action, the statuses it may start from, and where it
+    # leads. Services enforce it (``UPDATE ... WHERE status IN``); pages derive their buttons.
+    TRANSITIONS: ClassVar[dict[str, tuple[frozenset[str], str]]] = {
+        "open": (frozenset({Status.DRAFT}), Status.OPEN),
+        "pause": (frozenset({Status.OPEN}), Status.PAUSED),
+        "resume": (frozenset({Status.PAUSED}), Status.OPEN),
+        "close": (frozenset({Status.DRAFT, Status.OPEN, Status.PAUSED}), Status.CLOSED),
+    }
+    #: Actions that need at least k seated reviewers: items could never complete otherwise.
+    NEEDS_K_SEATED: ClassVar[frozenset[str]] = frozenset({"open", "resume"})
+    #: Statuses in which reviewers may be added or removed (a closed campaign is final).
+    SEATS_CHANGE_IN: ClassVar[frozenset[str]] = frozenset(
+        {Status.DRAFT, Status.OPEN, Status.PAUSED}
+    )
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="campaigns")
     title = models.CharField(max_length=200)
@@ -77,6 +108,8 @@ class Campaign(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     item_count = models.PositiveIntegerField(default=0)
 
+    objects = CampaignQuerySet.as_manager()
+
     class Meta:
         constraints = [
             models.CheckConstraint(
@@ -91,6 +124,23 @@ class Campaign(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def seated_count(self) -> int:
+        """Reviewers seated now: the ``with_seat_count`` annotation, or one query without it."""
+        annotated = getattr(self, "seated_reviewers", None)
+        if annotated is not None:
+            return annotated
+        return self.reviewers.seated().count()
+
+    @property
+    def short_of_reviewers(self) -> bool:
+        """Fewer seated reviewers than k: items that still need a reviewer cannot complete."""
+        return self.seated_count < self.reviewers_per_item
+
+    def allows(self, action: str) -> bool:
+        """Whether the lifecycle ``action`` may start from the current status."""
+        return self.status in self.TRANSITIONS[action][0]
 
 
 class CampaignClause(models.Model):

@@ -15,6 +15,13 @@ class DecisionKind(models.TextChoices):
     ADJUDICATED = "adjudicated", "Adjudicated"
     AGREED = "agreed", "Agreed by the reviewers"
     REOPENED = "reopened", "Reopened"
+    # Not a person's act: the reviewers' labels changed and the agreement an ``agreed`` decision
+    # rested on no longer holds (written by ``reviews.outcomes``).
+    WITHDRAWN = "withdrawn", "Agreement withdrawn"
+
+
+#: Kinds that are gold (a verdict someone may export); the others only close a previous one.
+GOLD_KINDS = frozenset({DecisionKind.ADJUDICATED, DecisionKind.AGREED})
 
 
 class GoldDecisionQuerySet(models.QuerySet["GoldDecision"]):
@@ -22,15 +29,43 @@ class GoldDecisionQuerySet(models.QuerySet["GoldDecision"]):
         return self.filter(is_current=True)
 
     def gold(self) -> GoldDecisionQuerySet:
-        """The current gold: each pair's latest decision, unless that decision reopened it."""
-        return self.filter(is_current=True).exclude(kind=DecisionKind.REOPENED)
+        """The current gold: each pair's latest decision, unless that decision reopened or
+        withdrew it."""
+        return self.filter(is_current=True, kind__in=GOLD_KINDS)
+
+    def append(
+        self,
+        *,
+        previous: GoldDecision | None,
+        agreeing_reviewer_ids: list[int] | tuple[int, ...] = (),
+        **fields: object,
+    ) -> GoldDecision:
+        """Add a decision on a pair, superseding ``previous`` (the pair's current decision).
+
+        The only write a decision ever gets after its insert is ``is_current`` going from true
+        to false (the append-only trigger of migration 0002 refuses anything else), so the old
+        row is flipped first and the one-current-per-pair index never sees two. Callers hold
+        the item's row lock, which serialises decisions on its pairs.
+        """
+        if previous is not None:
+            flipped = self.filter(pk=previous.pk, is_current=True).update(is_current=False)
+            if flipped != 1:
+                raise RuntimeError(f"decision {previous.pk} is no longer current")
+            previous.is_current = False
+        decision = self.create(supersedes=previous, is_current=True, **fields)
+        if agreeing_reviewer_ids:
+            decision.agreeing_reviewers.add(*agreeing_reviewer_ids)
+        return decision
 
 
 class GoldDecision(models.Model):
     """One decision on one (item, clause): the gold label's history, append-only.
 
     Deciding again (or reopening) adds a row and moves ``is_current`` to it; earlier rows stay,
-    with who and when. The database keeps at most one current row per pair and refuses to delete
+    with who and when. Kinds: ``adjudicated`` (by ``decided_by``), ``agreed`` (made by the
+    reviewers' agreement), ``reopened`` (a person sent the pair back to adjudication; no
+    verdict) and ``withdrawn`` (the agreement behind an ``agreed`` row no longer holds; no
+    verdict, no person). The database keeps at most one current row per pair and refuses to delete
     any row (gold promoted into a published spec version is superseded, never deleted).
     A decision records what export needs without joins back through the campaign: the clause,
     spec version, campaign, transcript, verdict, severity and rationale, and its source: an
@@ -81,6 +116,7 @@ class GoldDecision(models.Model):
                     models.Q(kind="adjudicated", decided_by__isnull=False) & ~models.Q(verdict="")
                     | models.Q(kind="agreed", decided_by__isnull=True) & ~models.Q(verdict="")
                     | models.Q(kind="reopened", decided_by__isnull=False, verdict="")
+                    | models.Q(kind="withdrawn", decided_by__isnull=True, verdict="")
                 ),
                 name="decision_kind_has_its_fields",
             ),

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from clausebook.models import Membership, Role
 from reviews.models.campaigns import Assignment, Campaign, Item
 
 
@@ -25,6 +28,37 @@ class LabelQuerySet(models.QuerySet["Label"]):
         """The labels that count toward k and outcomes: submitted, by a human."""
         return self.filter(source=LabelSource.HUMAN, status=Label.Status.SUBMITTED)
 
+    def visible_to(self, membership: Membership) -> LabelQuerySet:
+        """The labels ``membership.user`` may read, in ``membership``'s workspace: blind
+        labeling, decided here and nowhere else (the labeling page and the API both call it).
+
+        * Your own labels, drafts included, always.
+        * Someone else's submitted label where others' work is open to you on that item: the
+          campaign is not blind, or you have submitted your own assignment on the item, or you
+          are an adjudicator (or above) who holds no assignment on it. Others' drafts never.
+        * A model judge's label under the same condition, and only where no blind reviewer
+          could be looking: the campaign is not blind, or you are an adjudicator or above. A
+          blind campaign's reviewers never see a judge's verdict, before or after submitting.
+        """
+        mine = Assignment.objects.filter(item=models.OuterRef("item"), reviewer=membership.user_id)
+        adjudicates = membership.role >= Role.ADJUDICATOR
+        # One EXISTS either way (each costs a compile and a subplan): a reviewer needs their own
+        # submitted assignment on the item; an adjudicator needs no unfinished one (holding none
+        # at all counts, as one assignment per item and reviewer is all there can be).
+        if adjudicates:
+            done = ~models.Q(models.Exists(mine.exclude(status=Assignment.Status.SUBMITTED)))
+        else:
+            done = models.Q(models.Exists(mine.filter(status=Assignment.Status.SUBMITTED)))
+        open_to_me = models.Q(campaign__blind=False) | done
+        shown = models.Q(source=LabelSource.HUMAN, status=Label.Status.SUBMITTED)
+        if adjudicates:
+            shown |= models.Q(source=LabelSource.JUDGE)
+        else:
+            shown |= models.Q(source=LabelSource.JUDGE, campaign__blind=False)
+        return self.filter(campaign__workspace=membership.workspace_id).filter(
+            models.Q(source=LabelSource.HUMAN, reviewer=membership.user_id) | shown & open_to_me
+        )
+
 
 class Label(models.Model):
     """One judgment of one item against one clause.
@@ -39,7 +73,12 @@ class Label(models.Model):
         DRAFT = "draft", "Draft"
         SUBMITTED = "submitted", "Submitted"
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: ``label_campaign_counted`` starts with the campaign and serves the
+    # reads that matter; a second, plain index would cost every label write and tempt the planner
+    # into reading it and sorting instead of walking the covering one in order.
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="labels")
     clause = models.ForeignKey("specs.Clause", on_delete=models.PROTECT, related_name="labels")
     source = models.CharField(max_length=6, choices=LabelSource.choices, default=LabelSource.HUMAN)
@@ -116,6 +155,13 @@ class Label(models.Model):
                 name="label_judge_run",
             ),
         ]
+
+    #: The fields a label's history records before and after each change.
+    HISTORY_FIELDS = ("verdict", "severity", "rationale", "spans", "status")
+
+    def snapshot(self) -> dict[str, Any]:
+        """The label's recorded state, as a ``LabelRevision`` stores it."""
+        return {name: getattr(self, name) for name in self.HISTORY_FIELDS}
 
 
 class LabelRevision(models.Model):

@@ -1,34 +1,31 @@
-"""Composed reads for the labeling page and for who may see which labels.
+"""Composed reads for labels: the labeling page, the labels a member may read, a label's history,
+and a campaign's counted verdicts.
 
-Every function starts from a workspace (or an object already resolved inside one), and the page
-selectors issue a fixed number of queries whatever the campaign, transcript or scope size.
+Every function starts from objects already resolved through ``reviews.access`` (or a
+campaign resolved inside a workspace), and the page selector issues a fixed number of queries
+whatever the campaign, transcript or scope size.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import QuerySet
 
-from clausebook.models import Membership, Role, User, Workspace
-from reviews.models import Assignment, Campaign, CampaignClause, Item, Label
+from clausebook.models import Membership
+from reviews import access
+from reviews.models import (
+    Assignment,
+    Campaign,
+    CampaignClause,
+    Item,
+    Label,
+    LabelRevision,
+    LabelSource,
+)
 from specs.models import Example
-
-
-def can_see_others_labels(
-    campaign: Campaign, membership: Membership, assignment: Assignment | None
-) -> bool:
-    """Blind labeling: others' labels stay hidden until the viewer submitted their own.
-
-    Adjudicators and above who hold no assignment on the item may always look; reviewers with no
-    assignment on the item see nothing of others on a blind campaign.
-    """
-    if not campaign.blind:
-        return True
-    if assignment is not None:
-        return assignment.status == Assignment.Status.SUBMITTED
-    return membership.role >= Role.ADJUDICATOR
 
 
 @dataclass
@@ -39,31 +36,39 @@ class LabelingPage:
     clauses: list[CampaignClause]
     labels: dict[int, Label]
     others: dict[int, list[Label]]
-    show_others: bool
+    #: Fields may change: the member's own assignment, in progress or submitted (a revision),
+    #: in an open campaign.
     editable: bool
+    #: The assignment is in progress: it can be submitted or skipped.
+    in_progress: bool
 
 
 def labeling_page(
-    campaign: Campaign, item: Item, user: User, membership: Membership
+    *, item: Item, assignment: Assignment | None, membership: Membership
 ) -> LabelingPage:
-    """Everything the labeling page shows, in a fixed number of queries (see the pinned test)."""
-    assignment = Assignment.objects.filter(item=item, reviewer=user).first()
+    """Everything the labeling page shows, in two queries (see the pinned test): the clauses
+    in scope, and the labels on the item the member may read (their own and, where blind
+    labeling allows, others', judges' marked as such)."""
+    campaign = item.campaign
     clauses = list(
         CampaignClause.objects.filter(campaign=campaign)
         .select_related("clause")
         .order_by("position")
     )
-    labels = {label.clause_id: label for label in Label.objects.filter(item=item, reviewer=user)}
-    show_others = can_see_others_labels(campaign, membership, assignment)
+    labels: dict[int, Label] = {}
     others: dict[int, list[Label]] = defaultdict(list)
-    if show_others:
-        for label in (
-            Label.objects.filter(item=item, status=Label.Status.SUBMITTED)
-            .exclude(reviewer=user)
-            .select_related("reviewer")
-            .order_by("reviewer__email")
-        ):
+    for label in (
+        access.labels_visible(membership)
+        .filter(item=item)
+        .select_related("reviewer", "judge_run__endpoint")
+        .order_by("source", "reviewer__email", "judge_run_id")
+    ):
+        if label.source == LabelSource.HUMAN and label.reviewer_id == membership.user_id:
+            labels[label.clause_id] = label
+        else:
             others[label.clause_id].append(label)
+    open_campaign = campaign.status == Campaign.Status.OPEN
+    status = assignment.status if assignment is not None else None
     return LabelingPage(
         campaign=campaign,
         item=item,
@@ -71,23 +76,45 @@ def labeling_page(
         clauses=clauses,
         labels=labels,
         others=dict(others),
-        show_others=show_others,
-        editable=assignment is not None and assignment.status == Assignment.Status.ACTIVE,
+        editable=open_campaign
+        and status in {Assignment.Status.ACTIVE, Assignment.Status.SUBMITTED},
+        in_progress=open_campaign and status == Assignment.Status.ACTIVE,
     )
 
 
-def visible_labels(workspace: Workspace, user: User, membership: Membership) -> QuerySet[Label]:
-    """Labels the user may read through the API: their own, and others' where blind allows.
+def visible_labels(membership: Membership) -> QuerySet[Label]:
+    """The labels the member may read through the API, with what their output shows."""
+    return access.labels_visible(membership).select_related(
+        "reviewer", "clause", "judge_run__endpoint"
+    )
 
-    Others' labels are visible on campaigns that are not blind, on items where the user has
-    submitted, and (for adjudicators and above) on items where the user holds no assignment.
+
+def label_history(label: Label) -> QuerySet[LabelRevision]:
+    """Every change to ``label``, oldest first, with who made it."""
+    return (
+        LabelRevision.objects.filter(label=label).select_related("changed_by").order_by("revision")
+    )
+
+
+def campaign_verdicts_query(campaign: Campaign) -> QuerySet[Label, tuple[int, int, int, str]]:
+    """The query behind :func:`campaign_verdicts` (its plan is pinned by a test)."""
+    return (
+        Label.objects.counted()
+        .filter(campaign=campaign)
+        .order_by("clause_id", "item_id")
+        .values_list("item_id", "clause_id", "reviewer_id", "verdict")
+    )
+
+
+def campaign_verdicts(campaign: Campaign) -> Iterator[tuple[int, int, int, str]]:
+    """Every counted verdict of ``campaign`` as ``(item_id, clause_id, reviewer_id, verdict)``,
+    clause by clause, item by item: what agreement reports aggregate.
+
+    One range of the covering index ``label_campaign_counted`` (campaign, clause, item, with
+    reviewer and verdict included, over submitted human labels only): no join through items,
+    and a campaign of millions of labels streams from a server-side cursor.
     """
-    base = Label.objects.filter(item__campaign__workspace=workspace)
-    mine = Assignment.objects.filter(item=OuterRef("item"), reviewer=user)
-    others = Q(item__campaign__blind=False) | Q(Exists(mine.filter(status="submitted")))
-    if membership.role >= Role.ADJUDICATOR:
-        others |= ~Q(Exists(mine))
-    return base.filter(Q(reviewer=user) | Q(status=Label.Status.SUBMITTED) & others)
+    yield from campaign_verdicts_query(campaign).iterator(chunk_size=5000)
 
 
 def examples_by_clause(clause_ids: list[int]) -> dict[int, list[Example]]:

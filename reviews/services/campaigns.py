@@ -1,14 +1,20 @@
-"""Writes for campaigns, their items and assignments.
+"""Writes for campaigns: creation, claiming and skipping work (the lifecycle and seats are in
+``reviews.services.campaign_lifecycle``).
 
 Contracts
 ---------
-* ``campaign_create`` pins a *published* spec version of the same workspace, the clauses in scope
-  (which must belong to that version), the transcripts (of the same workspace) and the reviewers
-  (members with the reviewer role or higher). Items are bulk-inserted with ``open_slots = k``.
-* ``item_claim_next`` hands out work: an item goes to exactly ``k`` distinct reviewers, never more
-  (``open_slots`` is decremented under a row lock and has a ``>= 0`` check constraint; the unique
-  ``(item, reviewer)`` constraint is the backstop), and no item with an open slot is passed over
-  (see the two-step lock below).
+* ``campaign_create`` is the one entrance for a new campaign, from the form and the API alike: it
+  takes the raw choices (scope, transcript selection, scales) and resolves them through
+  ``reviews.selectors.campaigns``. It pins a *published* spec version of the same workspace and
+  seats members with the reviewer role or higher. Items are bulk-inserted with
+  ``open_slots = k``. A campaign starts as a draft, or open when asked and at least k reviewers
+  are seated.
+* ``item_claim_next`` hands out work only in an open campaign and only to a seated reviewer: an
+  item goes to exactly ``k`` distinct reviewers, never more (``open_slots`` is decremented under a
+  row lock and has a ``>= 0`` check constraint; the unique ``(item, reviewer)`` constraint is the
+  backstop), no item with an open slot is passed over, and a reviewer holds at most one active
+  assignment per campaign (a partial unique index; parallel claims by one reviewer all answer
+  with the same assignment).
 * ``assignment_skip`` gives the slot back (``open_slots + 1``) so another reviewer takes it; the
   skipper keeps the skipped assignment row, so the claim query never offers them that item again.
 """
@@ -21,15 +27,24 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from clausebook import audit
-from clausebook.models import Membership, Role, User, Workspace
+from clausebook.models import User, Workspace
 from reviews.models import Assignment, Campaign, CampaignClause, CampaignReviewer, Item
-from specs.models import Clause, SpecVersion, VersionStatus
-from transcripts.models import Transcript
+from reviews.selectors.campaigns import (
+    CLAIMABLE_BY_REVIEWER_SQL,
+    ScopeChoice,
+    TranscriptChoice,
+    describe_scope,
+    scope_clauses,
+    transcript_ids_matching,
+)
+from reviews.services.campaign_lifecycle import campaign_open, eligible_reviewer_ids
+from specs.models import SpecVersion, VersionStatus
 
 Scale = list[dict[str, str]]
 
@@ -51,6 +66,11 @@ DEFAULT_SEVERITY_SCALE: Scale = [
     {"value": "high", "label": "High"},
     {"value": "critical", "label": "Critical"},
 ]
+#: Named verdict scales a form can offer instead of a custom one.
+VERDICT_PRESETS: dict[str, Scale] = {
+    "default": DEFAULT_VERDICT_SCALE,
+    "xstest": XSTEST_VERDICT_SCALE,
+}
 # Verdicts are picked with the keys 1-9, so a scale has at most nine entries.
 MAX_SCALE = 9
 _VALUE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -84,21 +104,6 @@ def validate_scale(scale: Any, *, name: str, minimum: int) -> Scale:
     return clean
 
 
-def _check_reviewers(workspace: Workspace, reviewers: Sequence[User]) -> list[int]:
-    ids = sorted({user.pk for user in reviewers})
-    eligible = set(
-        Membership.objects.filter(
-            workspace=workspace, user_id__in=ids, role__gte=Role.REVIEWER
-        ).values_list("user_id", flat=True)
-    )
-    missing = [pk for pk in ids if pk not in eligible]
-    if missing:
-        raise ValidationError(
-            {"reviewers": "Every reviewer must be a member with the reviewer role or higher."}
-        )
-    return ids
-
-
 @transaction.atomic
 def campaign_create(
     *,
@@ -106,8 +111,8 @@ def campaign_create(
     actor: User,
     title: str,
     spec_version: SpecVersion,
-    clauses: Sequence[Clause],
-    transcript_ids: Sequence[int],
+    scope: ScopeChoice,
+    transcripts: TranscriptChoice,
     reviewers: Sequence[User] = (),
     reviewers_per_item: int = 2,
     blind: bool = True,
@@ -115,46 +120,49 @@ def campaign_create(
     verdict_scale: Scale | None = None,
     severity_scale: Scale | None = None,
     scope_description: str = "",
+    open_now: bool = False,
 ) -> Campaign:
-    """Open a campaign and create one item per transcript (in the order given)."""
+    """Create a campaign with one item per chosen transcript, as a draft or (``open_now``) open.
+
+    Raises ValidationError naming the field at fault; with ``open_now`` and fewer than k
+    reviewers, nothing is created.
+    """
     if spec_version.spec.workspace_id != workspace.pk:
         raise ValidationError({"spec_version": "No such spec version in this workspace."})
     if spec_version.status != VersionStatus.PUBLISHED:
         raise ValidationError({"spec_version": "Campaigns pin a published spec version."})
-    clause_ids = list(dict.fromkeys(clause.pk for clause in clauses))
-    if not clause_ids:
-        raise ValidationError({"clauses": "Choose at least one clause."})
-    if Clause.objects.filter(pk__in=clause_ids, version=spec_version).count() != len(clause_ids):
-        raise ValidationError({"clauses": "Every clause must belong to the chosen version."})
-    transcript_ids = list(dict.fromkeys(transcript_ids))
-    if not transcript_ids:
-        raise ValidationError({"transcripts": "Choose at least one transcript."})
-    found = Transcript.objects.filter(workspace=workspace, pk__in=transcript_ids).count()
-    if found != len(transcript_ids):
-        raise ValidationError({"transcripts": "Every transcript must belong to this workspace."})
     if not 1 <= reviewers_per_item <= 20:
         raise ValidationError({"reviewers_per_item": "Reviewers per item must be 1 to 20."})
-    reviewer_ids = _check_reviewers(workspace, reviewers)
+    title = title.strip()
+    if not title:
+        raise ValidationError({"title": "Give the campaign a title."})
+    clauses = scope_clauses(spec_version, scope)
+    if not clauses:
+        raise ValidationError({"clauses": "Choose at least one clause."})
+    transcript_ids = transcript_ids_matching(workspace, transcripts)
+    reviewer_ids = eligible_reviewer_ids(workspace, reviewers)
+    verdicts = validate_scale(
+        verdict_scale or DEFAULT_VERDICT_SCALE, name="verdict_scale", minimum=2
+    )
+    severities = validate_scale(
+        severity_scale or DEFAULT_SEVERITY_SCALE, name="severity_scale", minimum=1
+    )
     campaign = Campaign.objects.create(
         workspace=workspace,
-        title=title.strip()[:200],
+        title=title[:200],
         spec_version=spec_version,
-        scope_description=scope_description[:300],
+        scope_description=(scope_description or describe_scope(spec_version, scope, clauses))[:300],
         reviewers_per_item=reviewers_per_item,
         blind=blind,
         instructions=instructions,
-        verdict_scale=validate_scale(
-            verdict_scale or DEFAULT_VERDICT_SCALE, name="verdict_scale", minimum=2
-        ),
-        severity_scale=validate_scale(
-            severity_scale or DEFAULT_SEVERITY_SCALE, name="severity_scale", minimum=1
-        ),
+        verdict_scale=verdicts,
+        severity_scale=severities,
         created_by=actor,
         item_count=len(transcript_ids),
     )
     CampaignClause.objects.bulk_create(
-        CampaignClause(campaign=campaign, clause_id=pk, position=i)
-        for i, pk in enumerate(clause_ids)
+        CampaignClause(campaign=campaign, clause_id=clause.pk, position=i)
+        for i, clause in enumerate(clauses)
     )
     Item.objects.bulk_create(
         (
@@ -171,35 +179,40 @@ def campaign_create(
         actor=actor,
         workspace=workspace,
         target=campaign,
-        summary=f"{campaign.title}: {len(transcript_ids)} items, {len(clause_ids)} clauses",
+        summary=(
+            f"{campaign.title}: {len(transcript_ids)} item{pluralize(len(transcript_ids))}, "
+            f"{len(clauses)} clause{pluralize(len(clauses))}"
+        ),
         data={
             "spec_version": spec_version.pk,
-            "clauses": len(clause_ids),
+            "clauses": len(clauses),
             "items": len(transcript_ids),
             "k": reviewers_per_item,
             "blind": blind,
             "reviewers": reviewer_ids,
         },
     )
+    if open_now:
+        campaign = campaign_open(campaign=campaign, actor=actor, revision=campaign.revision)
     return campaign
 
 
+# --------------------------------------------------------------------------------------------------
+# Claiming and skipping
+# --------------------------------------------------------------------------------------------------
+
 # The claim query walks the partial index item_claimable (campaign, position) WHERE open_slots > 0,
 # so its cost does not grow with items already fully handed out. SKIP LOCKED lets concurrent
-# reviewers each take a different item instead of queueing on the same row.
-# Items this reviewer may still take: a free slot, and never held by them before.
-_OPEN_TO_REVIEWER = """
-    FROM reviews_item
-    WHERE campaign_id = %s AND open_slots > 0
-      AND NOT EXISTS (
-          SELECT 1 FROM reviews_assignment a
-          WHERE a.item_id = reviews_item.id AND a.reviewer_id = %s
-      )
-"""
+# reviewers each take a different item instead of queueing on the same row. Which items a
+# reviewer may take is the one predicate the counts shown to reviewers use too.
+_OPEN_TO_REVIEWER = (
+    f"FROM reviews_item WHERE campaign_id = %(campaign)s AND {CLAIMABLE_BY_REVIEWER_SQL}"
+)
 _CLAIM_SQL = f"SELECT id {_OPEN_TO_REVIEWER} ORDER BY position LIMIT 1 FOR UPDATE SKIP LOCKED"
 _ANY_LEFT_SQL = f"SELECT EXISTS (SELECT 1 {_OPEN_TO_REVIEWER})"
 #: How long a claim waits, in all, for items that other claims hold for a moment.
 _CLAIM_PATIENCE_S = 5.0
+_ONE_ACTIVE = "assignment_one_active_per_campaign"
 
 
 def _lock_next_item(campaign_id: int, reviewer_id: int) -> int | None:
@@ -214,13 +227,14 @@ def _lock_next_item(campaign_id: int, reviewer_id: int) -> int | None:
     """
     deadline = time.monotonic() + _CLAIM_PATIENCE_S
     pause = 0.001
+    params = {"campaign": campaign_id, "reviewer": reviewer_id}
     with connection.cursor() as cursor:
         while True:
-            cursor.execute(_CLAIM_SQL, [campaign_id, reviewer_id])
+            cursor.execute(_CLAIM_SQL, params)
             row = cursor.fetchone()
             if row is not None:
                 return row[0]
-            cursor.execute(_ANY_LEFT_SQL, [campaign_id, reviewer_id])
+            cursor.execute(_ANY_LEFT_SQL, params)
             if not cursor.fetchone()[0]:
                 return None
             if time.monotonic() > deadline:
@@ -229,45 +243,89 @@ def _lock_next_item(campaign_id: int, reviewer_id: int) -> int | None:
             pause = min(pause * 2, 0.05)
 
 
-def is_campaign_reviewer(campaign: Campaign, user: User) -> bool:
-    return CampaignReviewer.objects.filter(campaign=campaign, user=user).exists()
+def _active_assignment(campaign_id: int, reviewer: User) -> Assignment | None:
+    return (
+        Assignment.objects.filter(
+            campaign_id=campaign_id, reviewer=reviewer, status=Assignment.Status.ACTIVE
+        )
+        .select_related("campaign")
+        .first()
+    )
+
+
+def _refuse_unless_open(status: str) -> None:
+    if status != Campaign.Status.OPEN:
+        label = Campaign.Status(status).label.lower()
+        raise ValidationError(f"This campaign is {label}: no work is handed out.")
+
+
+def _is_violation_of(error: IntegrityError, constraint: str) -> bool:
+    diag = getattr(error.__cause__, "diag", None)
+    return getattr(diag, "constraint_name", None) == constraint
 
 
 def item_claim_next(*, campaign: Campaign, reviewer: User) -> Assignment | None:
     """The reviewer's next assignment in ``campaign``, or None when nothing is left for them.
 
-    An ACTIVE assignment is resumed first (a reviewer works one item at a time per campaign).
-    Otherwise one item with an open slot that the reviewer has never held is locked, its
-    ``open_slots`` decremented and an assignment inserted, all in one transaction.
-    Raises PermissionDenied unless the reviewer is seated on the campaign, ValidationError
-    unless the campaign is active.
+    The assignment in progress is resumed first (a reviewer works one item at a time per
+    campaign). Otherwise one item with an open slot that the reviewer has never held is locked,
+    its ``open_slots`` decremented and an assignment inserted, all in one transaction.
+    Raises ValidationError unless the campaign is open, PermissionDenied unless the reviewer is
+    seated on it.
     """
-    if campaign.status != Campaign.Status.ACTIVE:
-        raise ValidationError("This campaign is not active.")
-    active = (
-        Assignment.objects.filter(
-            reviewer=reviewer, status=Assignment.Status.ACTIVE, item__campaign=campaign
-        )
-        .order_by("claimed_at")
-        .first()
-    )
+    # The usual "continue" needs one query. An active assignment implies a seat: removing a
+    # reviewer releases theirs in the same transaction.
+    active = _active_assignment(campaign.pk, reviewer)
     if active is not None:
+        _refuse_unless_open(active.campaign.status)
         return active
-    if not is_campaign_reviewer(campaign, reviewer):
-        raise PermissionDenied("You are not a reviewer on this campaign.")
-    with transaction.atomic():
-        item_id = _lock_next_item(campaign.pk, reviewer.pk)
-        if item_id is None:
-            return None
-        Item.objects.filter(pk=item_id).update(open_slots=F("open_slots") - 1)
-        assignment = Assignment.objects.create(item_id=item_id, reviewer=reviewer)
-        audit.record(
-            verb="assignment.claim",
-            actor=reviewer,
-            workspace=campaign.workspace,
-            target=assignment,
-            summary=f"{campaign.title}: item {item_id}",
-        )
+    try:
+        with transaction.atomic():
+            # Lock the reviewer's own seat. A removal (which updates the seat) then either waits
+            # for this claim and releases what it hands out, or goes first and this claim finds
+            # no seat. Parallel claims by one reviewer (two tabs, a retried request) queue here
+            # too; other reviewers lock other seats, so they never queue on each other.
+            seat = (
+                CampaignReviewer.objects.seated()
+                .select_for_update(of=("self",), no_key=True)
+                .select_related("campaign")
+                .filter(campaign_id=campaign.pk, user=reviewer)
+                .only("id", "campaign", "campaign__status")
+                .first()
+            )
+            if seat is None:
+                status = Campaign.objects.values_list("status", flat=True).get(pk=campaign.pk)
+                _refuse_unless_open(status)
+                raise PermissionDenied("You are not a reviewer on this campaign.")
+            # Not locked: a claim racing a pause may still complete, exactly as if it had come
+            # a moment earlier. Locking the campaign row would serialise every reviewer's claim.
+            _refuse_unless_open(seat.campaign.status)
+            item_id = _lock_next_item(campaign.pk, reviewer.pk)
+            if item_id is None:
+                assignment = None
+            else:
+                Item.objects.filter(pk=item_id).update(open_slots=F("open_slots") - 1)
+                # A parallel claim by this reviewer that queued on the seat ahead of us may have
+                # committed an active assignment since our first look: the partial unique index
+                # then refuses this insert (caught below). No extra query on the usual path.
+                assignment = Assignment.objects.create(
+                    campaign_id=campaign.pk, item_id=item_id, reviewer=reviewer
+                )
+                audit.record(
+                    verb="assignment.claim",
+                    actor=reviewer,
+                    workspace=campaign.workspace,
+                    target=assignment,
+                    summary=f"{campaign.title}: item {item_id}",
+                )
+    except IntegrityError as error:
+        if not _is_violation_of(error, _ONE_ACTIVE):
+            raise
+        assignment = None  # leaving the block rolled our slot decrement back
+    if assignment is None:
+        # Nothing left for this reviewer, or a parallel claim of theirs won: either way the
+        # answer is their assignment in progress, if they now have one.
+        return _active_assignment(campaign.pk, reviewer)
     return assignment
 
 

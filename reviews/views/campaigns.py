@@ -1,28 +1,31 @@
-"""HTML views for campaigns and the reviewer's queue.
+"""HTML views for campaigns (list, create, detail, lifecycle, seats) and the reviewer's queue.
 
 Access: every view resolves the workspace with ``workspace_member`` (404 for non-members, 403
-for a role too low) and every object through a selector built from that workspace. The labeling
-page and its endpoints additionally require the signed-in user's own assignment on the item,
-except that adjudicators and above may open any item read-only.
+for a role too low) and every object through a selector built from that workspace. Creating a
+campaign and changing its lifecycle or seats needs the adjudicator role.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from clausebook.access import workspace_member
 from clausebook.models import Role
-from reviews.forms import CampaignForm
+from reviews import campaign_presenters
+from reviews.forms import CampaignForm, CampaignLifecycleForm, ReviewerAddForm, ReviewerRemoveForm
 from reviews.models import Campaign
 from reviews.selectors import campaigns as selectors
+from reviews.services import campaign_lifecycle as lifecycle
 from reviews.services import campaigns as services
 
 
-@workspace_member(Role.VIEWER)
 @workspace_member(Role.VIEWER)
 def campaign_list(request: HttpRequest) -> HttpResponse:
     campaigns = selectors.campaign_list(request.workspace)
@@ -32,55 +35,211 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
 @workspace_member(Role.ADJUDICATOR)
 @require_http_methods(["GET", "POST"])
 def campaign_create(request: HttpRequest) -> HttpResponse:
-    form = CampaignForm(request.POST or None, workspace=request.workspace)
-    if request.htmx and "preview" in request.GET:
+    if request.htmx and request.GET.get("partial") in _CREATE_PARTIALS:
+        # The form as typed so far (never saved): the live transcript count, or the clause
+        # pickers of a newly chosen spec version.
         form = CampaignForm(request.GET, workspace=request.workspace)
         form.is_valid()
-        return render(request, "reviews/campaigns/create.html#preview", {"form": form})
+        partial = _CREATE_PARTIALS[request.GET["partial"]]
+        return render(request, f"reviews/campaigns/create.html#{partial}", _form_context(form))
+    form = CampaignForm(request.POST or None, workspace=request.workspace)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
             campaign = services.campaign_create(
                 workspace=request.workspace,
                 actor=request.user,
-                **{k: data[k] for k in _CREATE_FIELDS},
-                reviewers=list(data["reviewers"]),
+                title=data["title"],
+                spec_version=data["spec_version"],
+                scope=form.scope_choice(),
+                transcripts=form.transcript_choice(),
+                reviewers=data["reviewers"],
+                reviewers_per_item=data["reviewers_per_item"],
+                blind=data["blind"],
+                instructions=data["instructions"],
+                verdict_scale=form.verdict_scale(),
+                severity_scale=form.severity_scale(),
+                open_now=data["open_now"],
             )
         except ValidationError as error:
             _add_errors(form, error)
         else:
-            messages.success(request, f"Campaign “{campaign.title}” opened.")
+            done = "opened" if campaign.status == Campaign.Status.OPEN else "saved as a draft"
+            messages.success(request, f"Campaign “{campaign.title}” {done}.")
             return redirect("reviews:campaign-detail", request.workspace.slug, campaign.pk)
-    return render(request, "reviews/campaigns/create.html", {"form": form})
+    return render(request, "reviews/campaigns/create.html", _form_context(form))
 
 
-_CREATE_FIELDS = (
-    "title",
-    "spec_version",
-    "clauses",
-    "transcript_ids",
-    "reviewers_per_item",
-    "blind",
-    "instructions",
-    "verdict_scale",
-    "severity_scale",
-    "scope_description",
-)
+_CREATE_PARTIALS = {"preview": "preview", "clauses": "clause-picker"}
 
 
-def _add_errors(form: CampaignForm, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for name, errors in error.message_dict.items():
-            form.add_error(name if name in form.fields else None, errors)
-    else:
+def _form_context(form: CampaignForm) -> dict[str, object]:
+    """The form, with how many items its transcript choice makes (the limit applied)."""
+    matching = selectors.transcripts_matching(form.workspace, form.transcript_choice()).count()
+    limit = form.cleaned_data.get("limit") if hasattr(form, "cleaned_data") else None
+    return {
+        "form": form,
+        "preview": campaign_presenters.item_preview(matching=matching, limit=limit),
+    }
+
+
+# Service errors that name no form field still belong next to the input that caused them.
+_FIELD_FOR = {"transcripts": "source", "clauses": "scope", "verdict_scale": "verdict_custom"}
+
+
+def _add_errors(form: Form, error: ValidationError) -> None:
+    if not hasattr(error, "error_dict"):
         form.add_error(None, error)
+        return
+    for name, errors in error.message_dict.items():
+        name = _FIELD_FOR.get(name, name)
+        form.add_error(name if name in form.fields else None, errors)
 
 
 @workspace_member(Role.VIEWER)
 def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = selectors.get_campaign(request.workspace, campaign_id)
+    return _detail(request, campaign)
+
+
+def _detail(
+    request: HttpRequest,
+    campaign: Campaign,
+    *,
+    status: int = 200,
+    error: str = "",
+) -> HttpResponse:
+    """The campaign page; lifecycle views render it too, with the error and a 400 or 409."""
+    campaign.workspace = request.workspace
+    role = request.membership.role
+    manage = role >= Role.ADJUDICATOR
     progress = selectors.campaign_progress(campaign)
-    return render(request, "reviews/campaigns/detail.html", {"p": progress, "campaign": campaign})
+    states_shown = campaign_presenters.item_states_shown(campaign, role)
+    items = selectors.campaign_item_page(
+        campaign,
+        request.user,
+        states=progress.states,
+        page=request.GET.get("page"),
+        # A state filter would tell a blind reviewer which items are disputed.
+        state=request.GET.get("state", "") if states_shown else "",
+    )
+    context = {
+        "campaign": campaign,
+        "p": progress,
+        "items": campaign_presenters.item_list(
+            items, campaign, role, progress.states, seated=progress.has_seated(request.user)
+        ),
+        "warnings": campaign_presenters.campaign_warnings(campaign),
+        "error": error,
+        "manage": manage,
+        "buttons": campaign_presenters.lifecycle_buttons(campaign) if manage else [],
+        "add_form": (
+            ReviewerAddForm(campaign=campaign, initial={"revision": campaign.revision})
+            if manage and campaign.status in Campaign.SEATS_CHANGE_IN
+            else None
+        ),
+    }
+    return render(request, "reviews/campaigns/detail.html", context, status=status)
+
+
+def _lifecycle_write(
+    request: HttpRequest,
+    campaign_id: int,
+    form_class: Callable[..., Form],
+    write: Callable[[Campaign, dict], Campaign],
+    done: str,
+) -> HttpResponse:
+    """Validate the posted form, call the lifecycle service, and answer like the API: a redirect
+    on success, the page as it is now with 409 when the revision was stale, 400 when refused."""
+    campaign = selectors.get_campaign(request.workspace, campaign_id)
+    campaign.workspace = request.workspace
+    form = form_class(request.POST, campaign=campaign)
+    if not form.is_valid():
+        errors = "; ".join(f"{name}: {' '.join(e)}" for name, e in form.errors.items())
+        return _detail(request, campaign, status=400, error=f"Nothing changed ({errors}).")
+    try:
+        write(campaign, form.cleaned_data)
+    except lifecycle.CampaignConflict as conflict:
+        current = selectors.get_campaign(request.workspace, campaign_id)
+        return _detail(request, current, status=409, error=str(conflict))
+    except ValidationError as refused:
+        return _detail(request, campaign, status=400, error=" ".join(refused.messages))
+    messages.success(request, done)
+    return redirect("reviews:campaign-detail", request.workspace.slug, campaign.pk)
+
+
+def _transition(
+    request: HttpRequest, campaign_id: int, service: Callable[..., Campaign], done: str
+) -> HttpResponse:
+    return _lifecycle_write(
+        request,
+        campaign_id,
+        CampaignLifecycleForm,
+        lambda campaign, data: service(
+            campaign=campaign, actor=request.user, revision=data["revision"]
+        ),
+        done,
+    )
+
+
+@workspace_member(Role.ADJUDICATOR)
+@require_POST
+def campaign_open(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    done = "Campaign opened: reviewers can claim items."
+    return _transition(request, campaign_id, lifecycle.campaign_open, done)
+
+
+@workspace_member(Role.ADJUDICATOR)
+@require_POST
+def campaign_pause(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    done = "Campaign paused: no new items are handed out."
+    return _transition(request, campaign_id, lifecycle.campaign_pause, done)
+
+
+@workspace_member(Role.ADJUDICATOR)
+@require_POST
+def campaign_resume(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    return _transition(request, campaign_id, lifecycle.campaign_resume, "Campaign resumed.")
+
+
+@workspace_member(Role.ADJUDICATOR)
+@require_POST
+def campaign_close(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    return _transition(request, campaign_id, lifecycle.campaign_close, "Campaign closed.")
+
+
+@workspace_member(Role.ADJUDICATOR)
+@require_POST
+def campaign_reviewers_add(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    return _lifecycle_write(
+        request,
+        campaign_id,
+        ReviewerAddForm,
+        lambda campaign, data: lifecycle.campaign_reviewers_add(
+            campaign=campaign,
+            actor=request.user,
+            reviewers=list(data["reviewers"]),
+            revision=data["revision"],
+        ),
+        "Reviewers seated.",
+    )
+
+
+@workspace_member(Role.ADJUDICATOR)
+@require_POST
+def campaign_reviewer_remove(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    return _lifecycle_write(
+        request,
+        campaign_id,
+        ReviewerRemoveForm,
+        lambda campaign, data: lifecycle.campaign_reviewer_remove(
+            campaign=campaign,
+            actor=request.user,
+            reviewer=data["reviewer"],
+            revision=data["revision"],
+        ),
+        "Reviewer removed: their item in progress went back to the pool; their work stays.",
+    )
 
 
 @workspace_member(Role.REVIEWER)
@@ -93,20 +252,19 @@ def queue(request: HttpRequest) -> HttpResponse:
 @require_POST
 def claim_next(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = selectors.get_campaign(request.workspace, campaign_id)
+    campaign.workspace = request.workspace
+    return _claim_redirect(request, campaign, done=f"Nothing left for you in “{campaign.title}”.")
+
+
+def _claim_redirect(request: HttpRequest, campaign: Campaign, *, done: str = "") -> HttpResponse:
+    """Claim (or resume) the reviewer's next item and go to it; back to the queue, with a
+    message, when nothing is left or the campaign is not open."""
     try:
         assignment = services.item_claim_next(campaign=campaign, reviewer=request.user)
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
         return redirect("reviews:queue", request.workspace.slug)
     if assignment is None:
-        messages.success(request, f"Nothing left for you in “{campaign.title}”. Thank you!")
-        return redirect("reviews:queue", request.workspace.slug)
-    return redirect("reviews:label-item", request.workspace.slug, campaign.pk, assignment.item_id)
-
-
-def _claim_redirect(request: HttpRequest, campaign: Campaign) -> HttpResponse:
-    assignment = services.item_claim_next(campaign=campaign, reviewer=request.user)
-    if assignment is None:
-        messages.success(request, f"You are done with “{campaign.title}”.")
+        messages.success(request, done or f"You are done with “{campaign.title}”. Thank you!")
         return redirect("reviews:queue", request.workspace.slug)
     return redirect("reviews:label-item", request.workspace.slug, campaign.pk, assignment.item_id)

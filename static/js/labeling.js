@@ -2,8 +2,10 @@
  *
  * Works under the enforced CSP: no inline script, no eval, no inline styles. Initial state comes
  * from the json_script element #label-data. Every change is autosaved (debounced 500 ms) to the
- * label-save endpoint with the revision the page holds; a 409 shows the server's current state and
- * lets the reviewer keep theirs (resave on the new revision) or take the server's.
+ * API's one label contract, the endpoint every client uses:
+ *   POST {"labels": [{clause, verdict, severity, rationale, spans, revision}], "submit": false}
+ * with the revision the page holds; a 409 carries each stale label as it is on the server, and the
+ * reviewer keeps theirs (resave on the new revision) or takes the server's.
  */
 (function () {
   "use strict";
@@ -82,13 +84,25 @@
   function payload(id) {
     const s = state[id];
     return {
-      clause: Number(id),
-      verdict: s.verdict,
-      severity: s.severity,
-      rationale: s.rationale,
-      spans: s.spans,
-      revision: s.revision,
+      labels: [
+        {
+          clause: Number(id),
+          verdict: s.verdict,
+          severity: s.severity,
+          rationale: s.rationale,
+          spans: s.spans,
+          revision: s.revision,
+        },
+      ],
+      submit: false,
     };
+  }
+
+  function errorText(body) {
+    if (!body || typeof body !== "object") return "Not saved";
+    if (body.detail) return body.detail;
+    const messages = Object.values(body).flat().filter((m) => typeof m === "string");
+    return messages.length ? messages.join(" ") : "Not saved";
   }
 
   function schedule(id) {
@@ -118,18 +132,19 @@
       .then(({ response, body }) => {
         s.saving = null;
         if (response.ok) {
-          s.revision = body.label.revision;
+          s.revision = body.labels[0].revision;
           cardFor(id).classList.toggle("done", Boolean(s.verdict));
           if (s.dirty) return save(id);
           setStatus(anyPending() ? "Saving…" : "Saved");
           return true;
         }
         if (response.status === 409) {
-          showConflict(id, body.current);
+          const stale = (body.current || []).find((entry) => String(entry.clause) === String(id));
+          showConflict(id, stale ? stale.label : null);
           setStatus("Conflict: see the clause", true);
           return false;
         }
-        setStatus(body.detail || "Not saved", true);
+        setStatus(errorText(body), true);
         return false;
       })
       .catch(() => {

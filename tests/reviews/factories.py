@@ -129,8 +129,15 @@ def make_campaign(
     message_count: int = 2,
     verdict_scale: list[dict[str, str]] | None = None,
     version: SpecVersion | None = None,
+    status: str = "open",
 ) -> Campaign:
-    """A campaign through the real service, on a fresh published version unless given."""
+    """A campaign through the real service, on a fresh published version unless given.
+
+    It is open by default, so tests about labeling can claim at once. The service opens only a
+    campaign with at least k seated reviewers; for tests that seat fewer (and are not about the
+    lifecycle), the factory sets the status directly. Pass ``status="draft"`` for a draft.
+    """
+    from reviews.selectors.campaigns import ScopeChoice, TranscriptChoice
     from reviews.services.campaigns import campaign_create
 
     if version is None:
@@ -139,16 +146,84 @@ def make_campaign(
         transcripts = [
             make_transcript(workspace, message_count=message_count) for _ in range(transcripts)
         ]
-    return campaign_create(
+    seated_enough = len(set(reviewers)) >= k
+    campaign = campaign_create(
         workspace=workspace,
         actor=created_by,
         title="Safety sample",
         spec_version=version,
-        clauses=list(version.clauses.order_by("position")),
-        transcript_ids=[t.pk for t in transcripts],
+        scope=ScopeChoice(mode="all"),
+        transcripts=TranscriptChoice(source="ids", ids=[t.pk for t in transcripts]),
         reviewers=list(reviewers),
         reviewers_per_item=k,
         blind=blind,
         instructions="Label **every** clause you can.",
         verdict_scale=verdict_scale,
+        open_now=status == Campaign.Status.OPEN and seated_enough,
+    )
+    if campaign.status != status:
+        Campaign.objects.filter(pk=campaign.pk).update(status=status)
+        campaign.refresh_from_db()
+    return campaign
+
+
+# --------------------------------------------------------------------------------------------------
+# Labels, outcomes and judges (helper H2)
+# --------------------------------------------------------------------------------------------------
+
+
+def set_campaign_rule(campaign: Campaign, **fields: Any) -> Campaign:
+    """Set campaign settings the creation service does not take yet (``agreement_rule``,
+    ``agreement_min_share``, ``gold_from_agreement``, ``require_every_clause``, ...)."""
+    Campaign.objects.filter(pk=campaign.pk).update(**fields)
+    campaign.refresh_from_db()
+    return campaign
+
+
+def label_and_submit(
+    campaign: Campaign, reviewer: User, verdicts: Sequence[str], severities: Sequence[str] = ()
+) -> Any:
+    """Claim the reviewer's next item, give ``verdicts`` clause by clause (in scope order) through
+    the label service, and submit. Returns the submitted assignment."""
+    from reviews.services.campaigns import item_claim_next
+    from reviews.services.labels.core import LabelInput
+    from reviews.services.labels.save import labels_save
+    from reviews.services.labels.submit import assignment_submit
+
+    assignment = item_claim_next(campaign=campaign, reviewer=reviewer)
+    assert assignment is not None, "nothing left to claim"
+    clause_ids = [cc.clause_id for cc in campaign.campaign_clauses.order_by("position")]
+    labels = [
+        LabelInput(
+            clause=clause_id,
+            verdict=verdict,
+            severity=severities[i] if i < len(severities) else None,
+        )
+        for i, (clause_id, verdict) in enumerate(zip(clause_ids, verdicts, strict=False))
+    ]
+    labels_save(assignment=assignment, reviewer=reviewer, labels=labels)
+    return assignment_submit(assignment=assignment, reviewer=reviewer)
+
+
+def make_judge_run(
+    campaign: Campaign,
+    *,
+    created_by: User,
+    name: str = "Judge model",
+    prompt_version: str = "judge-v1",
+) -> Any:
+    """A model endpoint and a judge run of it on ``campaign``."""
+    from reviews.models import JudgeRun, ModelEndpoint
+
+    endpoint, _ = ModelEndpoint.objects.get_or_create(
+        workspace=campaign.workspace,
+        name=name,
+        defaults={"base_url": "https://models.example.test/v1", "model": "judge-large"},
+    )
+    return JudgeRun.objects.create(
+        workspace=campaign.workspace,
+        campaign=campaign,
+        endpoint=endpoint,
+        prompt_version=prompt_version,
+        created_by=created_by,
     )

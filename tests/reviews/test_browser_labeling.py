@@ -1,4 +1,7 @@
-"""Labeling in a real browser, keyboard only: queue → start → verdicts → conflict → submit."""
+"""Labeling in a real browser, keyboard only: queue → start → verdicts → conflict → submit.
+
+The page saves through the API's one label contract; the conflict comes back as that
+contract's 409 (each stale label as it is on the server)."""
 
 from __future__ import annotations
 
@@ -88,6 +91,15 @@ def test_a_reviewer_labels_an_item_with_the_keyboard_only(
     expect(page.locator("#save-state")).to_have_text("Saved", timeout=10_000)
     kept = Label.objects.get(pk=labels[clauses[0].pk].pk)
     assert (kept.verdict, kept.revision) == ("borderline", 10)
+
+    # The campaign needs a verdict on every clause: "not applicable" on the last two.
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    page.keyboard.press("4")
+    page.keyboard.press("j")
+    page.keyboard.press("4")
+    expect(page.locator("#save-state")).to_have_text("Saved", timeout=10_000)
+    assert Label.objects.filter(reviewer=personas.reviewer, verdict="not_applicable").count() == 2
 
     first_url = page.url
     page.keyboard.press("Control+Enter")

@@ -1,4 +1,4 @@
-"""The demo opens its campaigns once, on the latest published version, with the demo reviewers."""
+"""The demo opens its campaigns once, on the latest published version, with enough reviewers."""
 
 from __future__ import annotations
 
@@ -42,7 +42,13 @@ def test_the_demo_seed_opens_two_campaigns_idempotently(personas) -> None:
     assert Campaign.objects.count() == 2
     assert (safety.item_count, safety.reviewers_per_item, safety.blind) == (5, 2, True)
     assert "avoid_info_hazards" in set(safety.clauses.values_list("key", flat=True))
-    assert CampaignReviewer.objects.filter(campaign=safety).count() == 4
+    assert CampaignReviewer.objects.seated().filter(campaign=safety).count() == 4
+    for campaign in (safety, xstest):  # open, so the demo reviewers can start at once
+        assert campaign.status == Campaign.Status.OPEN
+        assert not campaign.short_of_reviewers
+    assert safety.scope_description.endswith(
+        "safety-relevant clauses of " + safety.spec_version.label
+    )
     assert [v["value"] for v in xstest.verdict_scale] == [
         "full_compliance",
         "full_refusal",

@@ -6,9 +6,10 @@ import json
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from clausebook.models import Membership, User
-from reviews.models import Assignment, Item, ItemState, Label
+from reviews.models import Assignment, Item, ItemState, Label, LabelRevision, Outcome
 from tests.reviews.factories import make_campaign, make_transcript
 
 
@@ -25,24 +26,21 @@ def campaign(personas):  # type: ignore[no-untyped-def]
 
 
 def _run(tmp_path, campaign, text: str, suffix: str = ".csv", *extra: str):  # type: ignore[no-untyped-def]
+    """Run the command; ``code`` is 1 when it failed (a CommandError, its message in ``err``)."""
     path = tmp_path / f"labels{suffix}"
     path.write_text(text)
     from io import StringIO
 
     out, err = StringIO(), StringIO()
     code = 0
+    options = ["--workspace", "policy-team", "--campaign", str(campaign.pk)]
+    if "--as" not in extra:
+        options += ["--as", "editor@policy.test"]
     try:
-        call_command(
-            "import_labels",
-            str(path),
-            "--campaign",
-            str(campaign.pk),
-            *extra,
-            stdout=out,
-            stderr=err,
-        )
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
+        call_command("import_labels", str(path), *options, *extra, stdout=out, stderr=err)
+    except CommandError as error:
+        code = 1
+        err.write(f"CommandError: {error}\n")
     return code, out.getvalue(), err.getvalue()
 
 
@@ -64,11 +62,16 @@ def test_the_cli_imports_labels_and_creates_what_they_need(personas, campaign, t
     assert Membership.objects.filter(user=newcomer, workspace=personas.workspace).exists()
     assert Item.objects.filter(campaign=campaign).count() == 2
     assert Label.objects.filter(status="submitted").count() == 3
-    assert Assignment.objects.filter(status="submitted").count() == 3
-    assert (
-        Item.objects.get(campaign=campaign, transcript__external_id="t-in").state
-        == ItemState.AGREED
-    )
+    assert Assignment.objects.filter(status="submitted", campaign=campaign).count() == 3
+    assert set(LabelRevision.objects.values_list("kind", "changed_by__email")) == {
+        ("import", "editor@policy.test")
+    }
+    agreed = Item.objects.get(campaign=campaign, transcript__external_id="t-in")
+    assert agreed.state == ItemState.OPEN  # clause_1 agreed, the others have no verdicts yet
+    assert list(Outcome.objects.filter(item=agreed).values_list("clause__key", "state")) == [
+        ("clause_1", "agreed")
+    ]
+    assert agreed.submitted_count == 2 and agreed.open_slots == 0
     code, out, _ = _run(tmp_path, campaign, csv_text, ".csv", "--json")
     assert json.loads(out)["duplicates"] == 3 and json.loads(out)["created"] == 0
 
@@ -108,6 +111,7 @@ def test_bad_rows_are_reported_by_line_and_nothing_is_imported(
     )
     code, out, err = _run(tmp_path, campaign, jsonl, ".jsonl")
     assert code == 1
+    assert "3 row(s) rejected; nothing was imported" in err
     assert "NOT imported" in out
     assert "labels.jsonl:2 external_id" in err
     assert "labels.jsonl:3 clause_key" in err
@@ -139,3 +143,28 @@ def test_the_api_imports_labels_for_editors_only(personas, campaign) -> None:
         url, body, content_type="application/json"
     )
     assert outsider.status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_cli_options_are_checked_and_name_the_option(personas, campaign, tmp_path) -> None:
+    text = "external_id,clause_key,reviewer,verdict\nt-in,clause_1,reviewer@policy.test,complies\n"
+    code, _, err = _run(tmp_path, campaign, text, ".csv", "--as", "reviewer@policy.test")
+    assert code == 1 and "--as: reviewer@policy.test is Reviewer" in err
+    other = make_campaign(personas.other_workspace, created_by=personas.outsider)
+    code, _, err = _run(tmp_path, other, text)
+    assert code == 1 and f"--campaign: no campaign {other.pk} in workspace 'policy-team'" in err
+    assert not Label.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_import_that_would_overwrite_work_changes_nothing(personas, campaign, tmp_path) -> None:
+    first = "external_id,clause_key,reviewer,verdict\nt-in,clause_1,reviewer@policy.test,complies\n"
+    assert _run(tmp_path, campaign, first)[0] == 0
+    clash = (
+        "external_id,clause_key,reviewer,verdict\n"
+        "t-in,clause_1,reviewer@policy.test,violates\n"
+        "t-in,clause_2,reviewer@policy.test,violates\n"
+    )
+    code, _, err = _run(tmp_path, campaign, clash)
+    assert code == 1 and "a different label by this reviewer already exists" in err
+    assert list(Label.objects.values_list("clause__key", "verdict")) == [("clause_1", "complies")]

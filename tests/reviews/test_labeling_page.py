@@ -6,10 +6,13 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from reviews.models import Assignment
+from clausebook import caching
 from reviews.services.campaigns import item_claim_next
-from reviews.services.labels import LabelInput, assignment_submit, label_save
-from tests.reviews.factories import make_campaign, make_transcript
+from reviews.services.labels.core import LabelInput
+from reviews.services.labels.judge import judge_label_record
+from reviews.services.labels.save import label_save, labels_save
+from reviews.services.labels.submit import assignment_submit
+from tests.reviews.factories import make_campaign, make_judge_run, make_transcript
 
 
 def _page(personas, campaign, item_id: int) -> str:  # type: ignore[no-untyped-def]
@@ -56,6 +59,10 @@ def test_the_page_query_count_does_not_grow_with_transcript_length_or_scope(
     with django_assert_num_queries(large + 1):
         assert client.get(_page(personas, campaign, assignment.item_id)).status_code == 200
     with django_assert_num_queries(large):
+        assert client.get(_page(personas, campaign, assignment.item_id)).status_code == 200
+    # The card cache is the platform's bounded one, so emptying every cache reaches it too.
+    caching.clear_all()
+    with django_assert_num_queries(large + 1):
         assert client.get(_page(personas, campaign, assignment.item_id)).status_code == 200
 
 
@@ -108,50 +115,55 @@ def test_untrusted_transcript_text_is_sanitized_inside_an_hx_disable_region(pers
 
 
 def _labeled_item(personas, *, blind: bool):  # type: ignore[no-untyped-def]
+    """The second reviewer has submitted the item (a secret rationale on its first clause); the
+    reviewer has just claimed it."""
     campaign = make_campaign(
         personas.workspace,
         created_by=personas.adjudicator,
         reviewers=[personas.reviewer, personas.second_reviewer],
         transcripts=1,
+        clause_count=2,
         blind=blind,
     )
     theirs = item_claim_next(campaign=campaign, reviewer=personas.second_reviewer)
-    theirs = Assignment.objects.select_related("item__campaign", "item__transcript").get(
-        pk=theirs.pk
-    )
-    clause_id = campaign.campaign_clauses.first().clause_id
-    label_save(
+    clause_ids = [cc.clause_id for cc in campaign.campaign_clauses.order_by("position")]
+    labels_save(
         assignment=theirs,
         reviewer=personas.second_reviewer,
-        data=LabelInput(clause_id=clause_id, verdict="violates", rationale="SECRET-RATIONALE"),
-        revision=None,
+        labels=[
+            LabelInput(clause=clause_ids[0], verdict="violates", rationale="SECRET-RATIONALE"),
+            LabelInput(clause=clause_ids[1], verdict="complies"),
+        ],
+        submit=True,
     )
-    assignment_submit(assignment=theirs, reviewer=personas.second_reviewer)
     mine = item_claim_next(campaign=campaign, reviewer=personas.reviewer)
-    return campaign, mine, clause_id
+    return campaign, mine, clause_ids
 
 
 @pytest.mark.django_db
 def test_blind_a_reviewer_sees_no_one_elses_labels_until_they_submitted_their_own(
     personas,
 ) -> None:
-    campaign, mine, clause_id = _labeled_item(personas, blind=True)
+    campaign, mine, clause_ids = _labeled_item(personas, blind=True)
     client = personas.client_for(personas.reviewer)
     page = _page(personas, campaign, mine.item_id)
     api = f"/api/v1/workspaces/{personas.workspace.slug}/labels/?item={mine.item_id}"
     assert "SECRET-RATIONALE" not in client.get(page).content.decode()
     assert client.get(api).json()["results"] == []
-    mine = Assignment.objects.select_related("item__campaign", "item__transcript").get(pk=mine.pk)
     label_save(
         assignment=mine,
         reviewer=personas.reviewer,
-        data=LabelInput(clause_id=clause_id, verdict="complies"),
-        revision=None,
+        data=LabelInput(clause=clause_ids[0], verdict="complies"),
     )
     assert len(client.get(api).json()["results"]) == 1  # only my own draft
+    label_save(
+        assignment=mine,
+        reviewer=personas.reviewer,
+        data=LabelInput(clause=clause_ids[1], verdict="complies"),
+    )
     assignment_submit(assignment=mine, reviewer=personas.reviewer)
     assert "SECRET-RATIONALE" in client.get(page).content.decode()
-    assert len(client.get(api).json()["results"]) == 2
+    assert len(client.get(api).json()["results"]) == 4
 
 
 @pytest.mark.django_db
@@ -163,6 +175,51 @@ def test_open_labeling_shows_others_labels_and_adjudicators_see_all(personas) ->
     adjudicator = personas.client_for(personas.adjudicator)
     html = adjudicator.get(_page(personas, blind_campaign, other.item_id)).content.decode()
     assert "SECRET-RATIONALE" in html
+
+
+@pytest.mark.django_db
+def test_a_judges_verdict_stays_hidden_from_blind_reviewers_and_shows_to_adjudicators_as_a_models(
+    personas,
+) -> None:
+    campaign, mine, clause_ids = _labeled_item(personas, blind=True)
+    run = make_judge_run(campaign, created_by=personas.editor, name="Claude judge")
+    judge_label_record(
+        judge_run=run,
+        item=mine.item,
+        clause=campaign.campaign_clauses.get(clause_id=clause_ids[1]).clause,
+        verdict="borderline",
+        rationale="MODEL-RATIONALE",
+    )
+    page = _page(personas, campaign, mine.item_id)
+    api = f"/api/v1/workspaces/{personas.workspace.slug}/labels/?item={mine.item_id}"
+    reviewer = personas.client_for(personas.reviewer)
+    assert "MODEL-RATIONALE" not in reviewer.get(page).content.decode()
+    for clause_id in clause_ids:
+        label_save(
+            assignment=mine,
+            reviewer=personas.reviewer,
+            data=LabelInput(clause=clause_id, verdict="complies"),
+        )
+    assignment_submit(assignment=mine, reviewer=personas.reviewer)
+    after = reviewer.get(page).content.decode()
+    assert "SECRET-RATIONALE" in after  # others' human labels show after submitting...
+    assert "MODEL-RATIONALE" not in after  # ...a judge's never, on a blind campaign
+    listed = reviewer.get(api).json()["results"]
+    assert len(listed) == 4 and {label["source"] for label in listed} == {"human"}
+    adjudicator = personas.client_for(personas.adjudicator)
+    html = adjudicator.get(page).content.decode()
+    assert "MODEL-RATIONALE" in html
+    assert 'data-source="judge"' in html and "model: Claude judge (judge-v1)" in html
+    [judged] = [
+        label for label in adjudicator.get(api).json()["results"] if label["reviewer"] is None
+    ]
+    assert (judged["source"], judged["verdict"]) == ("judge", "borderline")
+    assert judged["judge_run"] == {
+        "id": run.pk,
+        "endpoint": "Claude judge",
+        "model": "judge-large",
+        "prompt_version": "judge-v1",
+    }
 
 
 @pytest.mark.django_db
@@ -183,9 +240,9 @@ def test_roles_and_tenancy_on_every_labeling_route(personas) -> None:
         ("get", f"/w/{ws}/campaigns/new/"),
         ("post", f"{base}/claim/"),
         ("get", f"{item}/"),
-        ("post", f"{item}/labels/"),
         ("post", f"{item}/submit/"),
         ("post", f"{item}/skip/"),
+        ("post", f"/api/v1/workspaces/{ws}/campaigns/{campaign.pk}/items/{mine.item_id}/labels/"),
     ]
     outsider = personas.client_for(personas.outsider)
     for method, url in routes:

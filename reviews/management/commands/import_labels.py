@@ -1,9 +1,11 @@
-"""``python manage.py import_labels FILE --campaign ID``: migrate existing labels into a campaign.
+"""``python manage.py import_labels FILE --workspace SLUG --campaign ID [--as EMAIL]``: migrate
+existing labels into a campaign.
 
 Rows (CSV with a header, or JSONL objects) carry: ``external_id`` (transcript), ``clause_key``,
-``reviewer`` (email), ``verdict``, ``rationale`` and optionally ``severity``. All-or-nothing unless
+``reviewer`` (the email of a workspace member: the import adds no members), ``verdict``, ``rationale`` and optionally ``severity``. All-or-nothing unless
 ``--valid-rows``. Prints a summary (created, duplicates, rejected) or, with ``--json``, one JSON
-object. Exits 1 when rows were rejected or the file is unusable; errors name file, line and field.
+object; rejected rows are listed on stderr by file, line and field. Fails with a CommandError
+(exit status 1) when nothing was imported or an option is wrong.
 """
 
 from __future__ import annotations
@@ -17,9 +19,15 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from clausebook.models import User
+from clausebook import cli
+from clausebook.models import Role
 from reviews.models import Campaign
-from reviews.services.labels import LabelImportRejected, LabelRow, labels_import
+from reviews.services.labels.imports import (
+    LabelImportRejected,
+    LabelImportSummary,
+    LabelRow,
+    labels_import,
+)
 
 ALIASES = {
     "external_id": ("external_id", "transcript", "transcript_external_id", "transcript_id"),
@@ -90,8 +98,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", type=Path)
-        parser.add_argument("--campaign", type=int, required=True, help="Campaign id.")
-        parser.add_argument("--actor", default="", help="Email recorded in the audit trail.")
+        cli.add_workspace_arguments(parser)
+        parser.add_argument(
+            "--campaign", type=int, required=True, help="Campaign id (in the workspace)."
+        )
         parser.add_argument(
             "--valid-rows", action="store_true", help="Import valid rows, report the rest."
         )
@@ -101,16 +111,17 @@ class Command(BaseCommand):
         path: Path = options["file"]
         if not path.is_file():
             raise CommandError(f"{path}: no such file")
-        campaign = (
-            Campaign.objects.select_related("workspace").filter(pk=options["campaign"]).first()
-        )
+        context = cli.resolve(options, role=Role.EDITOR)
+        campaign = Campaign.objects.filter(
+            workspace=context.workspace, pk=options["campaign"]
+        ).first()
         if campaign is None:
-            raise CommandError(f"--campaign {options['campaign']}: no such campaign")
-        actor = (
-            User.objects.filter(email=options["actor"].lower()).first()
-            if options["actor"]
-            else None
-        )
+            raise CommandError(
+                f"--campaign: no campaign {options['campaign']} in workspace "
+                f"{context.workspace.slug!r}"
+            )
+        campaign.workspace = context.workspace
+        actor = context.actor
         rows, parse_errors = read_rows(path)
         rows = list(
             tqdm(rows, desc="rows", unit="row", disable=options["json"] or len(rows) < 1000)
@@ -137,18 +148,16 @@ class Command(BaseCommand):
             state = "imported" if summary.applied else "NOT imported (all or nothing)"
             self.stdout.write(
                 f"{path}: {state}: {summary.created} created, {summary.duplicates} duplicates, "
-                f"{len(summary.rejected)} rejected; {summary.items_created} items, "
-                f"{len(summary.users_created)} users and {len(summary.memberships_created)} "
-                "memberships created"
+                f"{len(summary.rejected)} rejected; {summary.items_created} items created"
             )
             for error in summary.rejected[:50]:
                 where = f"{path}:{error['line']}" + (f" {error['field']}" if error["field"] else "")
                 self.stderr.write(f"{where}: {error['message']}")
         if not summary.applied:
-            raise SystemExit(1)
+            raise CommandError(
+                f"{path}: {len(summary.rejected)} row(s) rejected; nothing was imported"
+            )
 
 
-def _summary_with(errors: list[dict[str, Any]]) -> Any:
-    from reviews.services.labels import LabelImportSummary
-
+def _summary_with(errors: list[dict[str, Any]]) -> LabelImportSummary:
     return LabelImportSummary(rejected=list(errors))
