@@ -19,7 +19,7 @@ help:
 	@echo "make demo    set up (venv, pinned dependencies, database) and start Clausebook with demo data"
 	@echo "make test    run the whole test suite (PostgreSQL, a Celery worker and Chromium included)"
 	@echo "make bench   run the benchmarks and print a table of medians"
-	@echo "make lint    ruff check + ruff format --check + makemigrations --check"
+	@echo "make lint    ruff check + ruff format --check + lint-imports + makemigrations --check"
 
 $(STAMP): pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then echo "Clausebook needs Python 3.12 or newer: install it, or run 'make PYTHON=/path/to/python3.12 ...'" >&2; exit 1; fi
@@ -57,6 +57,8 @@ bench: $(STAMP)
 lint: $(STAMP)
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
+	@# The apps depend one way (contract in pyproject.toml, [tool.importlinter]).
+	@$(VENV)/bin/lint-imports --no-cache
 	@DEBUG=true $(PY) manage.py makemigrations --check --dry-run
 
 format: $(STAMP)

@@ -1,8 +1,10 @@
-"""The one place that decides who may see and change what.
+"""The one place that resolves who is asking, in which workspace.
 
 Every HTML view and API endpoint resolves its workspace through these helpers:
 a user who is not a member gets 404 (the workspace might as well not exist),
-a member whose role is too low gets 403.
+a member without the right gets 403. Which role has which right is
+``clausebook.permissions``; name a right (``permission="transcripts.import"``) rather than a
+role where the map has one.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 
+from clausebook import permissions
 from clausebook.models import Membership, Role, User, Workspace
 
 
@@ -40,13 +43,18 @@ def require_role(membership: Membership, role: int) -> None:
 
 def workspace_member(
     role: int = Role.VIEWER,
+    *,
+    permission: str | None = None,
 ) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
     """Decorator for HTML views under ``/w/<workspace>/``.
 
     Resolves the ``workspace`` URL argument into ``request.workspace`` and
-    ``request.membership`` and enforces ``role``. The wrapped view receives the
-    remaining URL arguments unchanged.
+    ``request.membership`` and enforces ``permission`` (a name from
+    ``clausebook.permissions``) or, for views not yet moved to the map, ``role``. The wrapped
+    view receives the remaining URL arguments unchanged.
     """
+    if permission is not None:
+        permissions.right(permission)  # a typo fails at import time, not on the first request
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @login_required
@@ -55,7 +63,10 @@ def workspace_member(
             request: HttpRequest, workspace: str, *args: Any, **kwargs: Any
         ) -> HttpResponse:
             membership = get_membership(request.user, workspace)  # type: ignore[arg-type]
-            require_role(membership, role)
+            if permission is not None:
+                permissions.require(membership, permission)
+            else:
+                require_role(membership, role)
             request.workspace = membership.workspace  # type: ignore[attr-defined]
             request.membership = membership  # type: ignore[attr-defined]
             return view(request, *args, **kwargs)
@@ -74,19 +85,26 @@ def workspaces_for(user: User) -> list[Workspace]:
 class WorkspaceAPIMixin:
     """For DRF views under ``/api/v1/workspaces/<workspace>/``.
 
-    ``read_role`` guards safe methods and ``write_role`` the rest; subclasses
-    build every queryset from ``self.workspace`` so no lookup escapes the tenant.
+    ``read_permission`` (else ``read_role``) guards safe methods and ``write_permission``
+    (else ``write_role``) the rest; subclasses build every queryset from ``self.workspace`` so
+    no lookup escapes the tenant.
     """
 
     read_role: int = Role.VIEWER
     write_role: int = Role.EDITOR
+    read_permission: str | None = None
+    write_permission: str | None = None
 
     def initial(self, request: Any, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # type: ignore[misc]  # authenticates first
         slug = kwargs.get("workspace", "")
         membership = get_membership(request.user, slug)
-        role = self.read_role if request.method in {"GET", "HEAD", "OPTIONS"} else self.write_role
-        require_role(membership, role)
+        safe = request.method in {"GET", "HEAD", "OPTIONS"}
+        permission = self.read_permission if safe else self.write_permission
+        if permission is not None:
+            permissions.require(membership, permission)
+        else:
+            require_role(membership, self.read_role if safe else self.write_role)
         self.membership = membership
         self.workspace = membership.workspace
         request.workspace = membership.workspace

@@ -1,7 +1,12 @@
-from allauth.account.decorators import secure_admin_login
-from django.contrib import admin
-from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from typing import Any
 
+from allauth.account.decorators import secure_admin_login
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from clausebook import services
 from clausebook.models import (
     ApiToken,
     AuditEvent,
@@ -24,6 +29,31 @@ class UserAdmin(BaseUserAdmin):
         ("Dates", {"fields": ["last_login", "date_joined"]}),
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
+    actions = ["deactivate_users"]
+
+    # People leave, evidence stays: deactivating keeps a user's labels and decisions; deleting
+    # one who has any is refused by PROTECT keys (the delete page lists what protects them).
+    # Both go through the services, like every other entrance.
+    @admin.action(description="Deactivate selected users (keeps their work)")
+    def deactivate_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        for user in queryset:
+            services.user_deactivate(user=user, actor=request.user)
+        self.message_user(request, f"{len(queryset)} user(s) deactivated.", messages.SUCCESS)
+
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        deactivating = change and "is_active" in form.changed_data and not obj.is_active
+        if deactivating:
+            obj.is_active = True  # the service turns it off, revoking tokens and auditing
+        super().save_model(request, obj, form, change)
+        if deactivating:
+            services.user_deactivate(user=obj, actor=request.user)
+
+    def delete_model(self, request: HttpRequest, obj: User) -> None:
+        services.user_delete(user=obj, actor=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        for user in queryset:
+            services.user_delete(user=user, actor=request.user)
 
 
 class MembershipInline(admin.TabularInline):

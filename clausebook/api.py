@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics, serializers
+from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -107,3 +107,12 @@ class MemberDetailView(WorkspaceAPIMixin, APIView):
             actor=request.user,
         )
         return Response(MemberOutput(membership).data)
+
+    @extend_schema(
+        responses={204: None},
+        summary="Remove a member (admin); their labels, assignments and decisions stay",
+    )
+    def delete(self, request: Request, workspace: str, membership_id: int) -> Response:
+        membership = get_object_or_404(selectors.members_of(self.workspace), pk=membership_id)
+        services.membership_remove(membership=membership, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

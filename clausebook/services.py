@@ -1,4 +1,4 @@
-"""Writes for workspaces, memberships, invitations and API tokens.
+"""Writes for workspaces, memberships, invitations, users and API tokens.
 
 Each service is keyword-only, runs in one transaction and records an audit event.
 """
@@ -9,10 +9,11 @@ from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 from django.utils.text import slugify
 
-from clausebook import audit
+from clausebook import audit, signals
 from clausebook.models import ApiToken, Invitation, Membership, Role, User, Workspace
 
 INVITATION_TTL = timedelta(days=14)
@@ -65,7 +66,13 @@ def membership_set_role(*, membership: Membership, role: int, actor: User) -> Me
 
 @transaction.atomic
 def membership_remove(*, membership: Membership, actor: User) -> None:
-    locked = Membership.objects.select_for_update().get(pk=membership.pk)
+    """Remove a member from a workspace. The last admin cannot be removed.
+
+    People leave, evidence stays: only the membership row goes. Labels, assignments, seats and
+    decisions point at the user, not the membership, and keep pointing at them; receivers of
+    ``signals.member_removed`` (the reviews app) release work the member had not finished.
+    """
+    locked = Membership.objects.select_for_update().select_related("user").get(pk=membership.pk)
     if locked.role == Role.ADMIN:
         admins = Membership.objects.select_for_update().filter(
             workspace_id=locked.workspace_id, role=Role.ADMIN
@@ -81,6 +88,9 @@ def membership_remove(*, membership: Membership, actor: User) -> None:
         data={"user": locked.user_id, "role": locked.role},
     )
     locked.delete()
+    signals.member_removed.send(
+        sender=Membership, workspace=locked.workspace, user=locked.user, actor=actor
+    )
 
 
 def membership_ensure(
@@ -190,3 +200,61 @@ def api_token_revoke(*, token: ApiToken, actor: User) -> None:
         audit.record(
             verb="api_token.revoke", actor=actor, workspace=None, target=token, summary=token.name
         )
+
+
+@transaction.atomic
+def user_deactivate(*, user: User, actor: User | None) -> User:
+    """Stop ``user`` from signing in or using the API, keeping everything they did.
+
+    This is how a person leaves Clausebook: their labels, assignments and decisions are
+    evidence that agreement and gold rest on, so the account stays and only loses access.
+    Sessions end by themselves (Django refuses inactive users on every request); API tokens are
+    revoked so they read as such in the token list. Deactivating twice is a no-op.
+    """
+    locked = User.objects.select_for_update().get(pk=user.pk)
+    if not locked.is_active:
+        return locked
+    locked.is_active = False
+    locked.save(update_fields=["is_active"])
+    revoked = ApiToken.objects.filter(user=locked, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    audit.record(
+        verb="user.deactivate",
+        actor=actor,
+        workspace=None,
+        target=locked,
+        summary=locked.email,
+        data={"tokens_revoked": revoked},
+    )
+    signals.user_deactivated.send(sender=User, user=locked, actor=actor)
+    return locked
+
+
+@transaction.atomic
+def user_delete(*, user: User, actor: User | None) -> None:
+    """Delete an account that holds no evidence; refuse, saying why, when it does.
+
+    Labels, assignments, seats and decisions reference their user with PROTECT, so a user who
+    did any review work cannot be deleted: that raises ``ValidationError`` (deactivate them
+    instead), never a database error.
+    """
+    email = user.email
+    try:
+        # A savepoint, so the refused DELETE leaves the outer transaction usable.
+        with transaction.atomic():
+            User.objects.filter(pk=user.pk).delete()
+    except ProtectedError as error:
+        raise ValidationError(protected_message(email, error)) from error
+    audit.record(
+        verb="user.delete", actor=actor, workspace=None, summary=email, data={"user": user.pk}
+    )
+
+
+def protected_message(email: str, error: ProtectedError) -> str:
+    """Why a user cannot be deleted, naming what still refers to them."""
+    kinds = sorted({str(obj._meta.verbose_name_plural) for obj in error.protected_objects})
+    return (
+        f"{email} cannot be deleted: their {', '.join(kinds)} are kept as evidence. "
+        "Deactivate the account instead."
+    )

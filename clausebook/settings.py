@@ -90,6 +90,9 @@ INSTALLED_APPS = [
 
 # ``manage.py demo`` seeds in this order; each app's seeder takes (platform, stdout).
 DEMO_SEEDERS = ["specs.demo.seed", "transcripts.demo.seed", "reviews.demo.seed"]
+# Fragments other apps add to a clause page, by URL name (kwargs workspace, spec, label, key);
+# a name that does not resolve is skipped, so specs imports nothing of the app serving it.
+CLAUSE_PAGE_PANELS = ["reviews:clause-panel"]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -343,6 +346,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ImportStatusEnum": "transcripts.models.TranscriptImport.Status",
         "ImportModeEnum": "transcripts.models.TranscriptImport.Mode",
+        "ImportFailureEnum": "transcripts.models.TranscriptImport.Failure",
+        "ScenarioSourceEnum": "transcripts.models.Scenario.Source",
     },
 }
 
@@ -378,6 +383,22 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 1800)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 1900)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Transcript imports run under a lease that the worker renews while it works; the sweep (below)
+# re-queues an import whose lease ran out (its worker died) up to MAX_ATTEMPTS runs, then fails
+# it. A failed import's upload is kept for a retry this many days, then removed.
+CLAUSEBOOK_IMPORT_LEASE_SECONDS = env_int("CLAUSEBOOK_IMPORT_LEASE_SECONDS", 120)
+CLAUSEBOOK_IMPORT_MAX_ATTEMPTS = env_int("CLAUSEBOOK_IMPORT_MAX_ATTEMPTS", 3)
+CLAUSEBOOK_IMPORT_KEEP_UPLOAD_DAYS = env_int("CLAUSEBOOK_IMPORT_KEEP_UPLOAD_DAYS", 7)
+# Periodic tasks, run by `celery beat` (compose's beat service; `-B` inside the demo's worker).
+CELERY_BEAT_SCHEDULE = {
+    "transcripts-sweep-imports": {
+        "task": "transcripts.sweep_imports",
+        "schedule": float(env_int("CLAUSEBOOK_IMPORT_SWEEP_SECONDS", 60)),
+        # A sweep nobody ran in time is superseded by the next one: never let them pile up.
+        "options": {"expires": float(env_int("CLAUSEBOOK_IMPORT_SWEEP_SECONDS", 60))},
+    },
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 LOGGING = {
     "version": 1,

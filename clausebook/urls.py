@@ -3,9 +3,10 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from clausebook import api, views
+from reviews.views import dashboard as reviews_dashboard
 
 workspace_patterns = [
-    path("", views.dashboard, name="workspace-dashboard"),
+    path("", reviews_dashboard.dashboard, name="workspace-dashboard"),
     path("members/", views.members, name="workspace-members"),
     path("members/<int:membership_id>/role/", views.member_role, name="workspace-member-role"),
     path(

@@ -1,4 +1,5 @@
-"""HTML views for the platform: home, dashboard, members, invitations, API tokens."""
+"""HTML views for the platform: home, members, invitations, API tokens (the workspace dashboard
+shows every app, so it lives in ``reviews.views.dashboard``)."""
 
 from __future__ import annotations
 
@@ -33,19 +34,6 @@ def workspace_create(request: HttpRequest) -> HttpResponse:
         messages.success(request, f"Workspace “{workspace.name}” created. You are its admin.")
         return redirect("workspace-dashboard", workspace=workspace.slug)
     return render(request, "clausebook/workspace_create.html", {"form": form})
-
-
-@workspace_member()
-def dashboard(request: HttpRequest) -> HttpResponse:
-    from reviews import selectors as review_selectors
-    from specs import selectors as spec_selectors
-
-    context = {
-        "specs": spec_selectors.specs_with_latest(request.workspace),
-        "review": review_selectors.dashboard_summary(request.workspace, request.user),
-        "activity": selectors.recent_activity(request.workspace),
-    }
-    return render(request, "clausebook/dashboard.html", context)
 
 
 @workspace_member(Role.ADMIN)

@@ -7,6 +7,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from email import message_from_bytes
+from email import policy as email_policy
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -21,6 +24,14 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 WORKER_LOG = ROOT / "var" / f"test-worker-{os.getpid()}.log"
+
+
+@pytest.fixture(autouse=True)
+def _empty_process_caches() -> None:
+    """Every test starts with cold render caches, so query counts never depend on test order."""
+    from clausebook.caching import clear_all
+
+    clear_all()
 
 
 @pytest.fixture
@@ -83,13 +94,33 @@ def database_url_for_subprocess() -> str:
 
 # --- Celery worker -----------------------------------------------------------------------
 @pytest.fixture
-def celery_worker(transactional_db: None, settings) -> Iterator[subprocess.Popen]:  # type: ignore[no-untyped-def]
+def worker_outbox(tmp_path: Path) -> Path:
+    """The folder where the worker process writes the emails it sends, one file per message."""
+    outbox = tmp_path / "worker-outbox"
+    outbox.mkdir()
+    return outbox
+
+
+def read_outbox(outbox: Path) -> list[EmailMessage]:
+    """The messages Django's file-based backend wrote to ``outbox``, oldest first."""
+    messages = []
+    for path in sorted(outbox.iterdir()):
+        # Each file holds one or more messages, each followed by a line of 79 dashes.
+        for chunk in path.read_bytes().split(b"\n" + b"-" * 79 + b"\n"):
+            if chunk.strip():
+                messages.append(message_from_bytes(chunk, policy=email_policy.default))
+    return messages
+
+
+@pytest.fixture
+def celery_worker(transactional_db: None, worker_outbox: Path) -> Iterator[subprocess.Popen]:
     """A real ``celery worker`` process on the test database and the configured broker."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url_for_subprocess(),
         "DEBUG": "true",
         "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "CLAUSEBOOK_TEST_OUTBOX": str(worker_outbox),
     }
     from clausebook.celery import app
 

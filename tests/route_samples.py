@@ -41,6 +41,24 @@ class Route:
         return "/" + path
 
 
+def accepted_methods(callback: Callable[..., Any]) -> list[str]:
+    """The HTTP methods a view answers with something other than 405, read from the view
+    itself: a class view's handlers (DRF's ``OPTIONS`` included), else the method list of a
+    ``require_http_methods`` decorator (``require_POST``, ``require_safe``...) anywhere in the
+    stack of decorators, else GET and POST (a plain function view answers any method)."""
+    view_class = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
+    if view_class is not None:
+        return [m.upper() for m in view_class.http_method_names if hasattr(view_class, m)]
+    func: Any = callback
+    while func is not None:
+        code = getattr(func, "__code__", None)
+        if code is not None and "request_method_list" in code.co_freevars:
+            cell = func.__closure__[code.co_freevars.index("request_method_list")]
+            return [m.upper() for m in cell.cell_contents]
+        func = getattr(func, "__wrapped__", None)
+    return ["GET", "POST"]
+
+
 _ROUTE_ARG = re.compile(r"<(?:(\w+):)?(\w+)>")
 
 
@@ -84,11 +102,46 @@ def iter_routes(
 
 
 # --- Sample objects in the persona workspace -------------------------------------------------
+#: The clauses of the sample version, in document order.
+CLAUSE_KEYS = ("sample_clause", "second_clause", "third_clause")
+
+
+def _add_clauses(version: Any, keys: tuple[str, ...]) -> None:
+    from specs.models import Clause
+
+    for position, key in enumerate(keys, start=1):
+        Clause.objects.create(
+            version=version,
+            key=key,
+            title=key.replace("_", " ").capitalize(),
+            level=1,
+            position=position,
+            body=f"The assistant should follow {key}.",
+        )
+    version.clause_count = len(keys)
+    version.save(update_fields=["clause_count"])
+
+
 class Samples:
-    """Objects of the persona workspace, built on first use."""
+    """Objects of the persona workspace, built on first use.
+
+    They form one coherent world, so that a write naming them would succeed for the right
+    member (``tests/route_bodies.py`` proves it): a published version and a draft after it, an
+    open campaign on the published one with both reviewers seated (k = 2) and one item per
+    transcript, the reviewer's claimed assignment with a draft verdict on every clause, a failed
+    import that can be retried.
+    """
 
     def __init__(self, personas: Personas) -> None:
         self.p = personas
+
+    def build_all(self) -> Samples:
+        """Create every sample now. Call it before any savepoint that is rolled back: an object
+        first built inside one would vanish from the database but stay cached here."""
+        for name, value in vars(type(self)).items():
+            if isinstance(value, cached_property):
+                getattr(self, name)
+        return self
 
     @cached_property
     def membership(self):  # type: ignore[no-untyped-def]
@@ -102,17 +155,31 @@ class Samples:
 
     @cached_property
     def version(self):  # type: ignore[no-untyped-def]
+        """A published version with :data:`CLAUSE_KEYS` (what campaigns pin). Its clauses are
+        written while it is a draft: database triggers freeze a published version."""
+        from django.utils import timezone
+
+        from specs.models import SpecVersion, VersionStatus
+
+        version = SpecVersion.objects.create(spec=self.spec, label="2025-01-01")
+        _add_clauses(version, CLAUSE_KEYS)
+        version.status = VersionStatus.PUBLISHED
+        version.published_at = timezone.now()
+        version.save()
+        return version
+
+    @cached_property
+    def draft_version(self):  # type: ignore[no-untyped-def]
+        """A draft after the published version: what publishing and discarding act on."""
         from specs.models import SpecVersion
 
-        return SpecVersion.objects.create(spec=self.spec, label="2025-01-01")
+        version = SpecVersion.objects.create(spec=self.spec, label="2025-02-01")
+        _add_clauses(version, (*CLAUSE_KEYS, "new_clause"))
+        return version
 
     @cached_property
     def clause(self):  # type: ignore[no-untyped-def]
-        from specs.models import Clause
-
-        return Clause.objects.create(
-            version=self.version, key="sample_clause", title="Sample clause", level=1, position=1
-        )
+        return self.version.clauses.get(key=CLAUSE_KEYS[0])
 
     @cached_property
     def amendment(self):  # type: ignore[no-untyped-def]
@@ -128,7 +195,9 @@ class Samples:
 
         return Scenario.objects.create(
             workspace=self.p.workspace,
-            source="transcript",
+            source=Scenario.Source.TRANSCRIPT,
+            origin_transcript=self.transcript,
+            cut_before_turn=1,
             messages=[{"role": "user", "content": "hi"}],
             content_hash=hashlib.sha256(b"scenario").hexdigest(),
         )
@@ -137,8 +206,16 @@ class Samples:
     def transcript_import(self):  # type: ignore[no-untyped-def]
         from transcripts.models import TranscriptImport
 
+        # Failed with an unexpected error and its upload kept: what a retry acts on.
         return TranscriptImport.objects.create(
-            workspace=self.p.workspace, created_by=self.p.editor, source="upload", errors=[]
+            workspace=self.p.workspace,
+            created_by=self.p.editor,
+            source="upload",
+            errors=[],
+            status=TranscriptImport.Status.FAILED,
+            failure=TranscriptImport.Failure.ERROR,
+            stored_path="imports/sample.jsonl",
+            filename="sample.jsonl",
         )
 
     @cached_property
@@ -148,64 +225,92 @@ class Samples:
         return Transcript.objects.create(
             workspace=self.p.workspace,
             messages=[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "ok"}],
+            message_count=2,
             content_hash=hashlib.sha256(b"transcript").hexdigest(),
             external_id="sample-1",
         )
 
     @cached_property
-    def campaign(self):  # type: ignore[no-untyped-def]
-        from reviews.models import Campaign
+    def second_transcript(self):  # type: ignore[no-untyped-def]
+        from transcripts.models import Transcript
 
-        return Campaign.objects.create(
+        return Transcript.objects.create(
             workspace=self.p.workspace,
-            title="Sample campaign",
-            spec_version=self.version,
-            created_by=self.p.owner,
+            messages=[{"role": "user", "content": "yo"}, {"role": "assistant", "content": "ok"}],
+            message_count=2,
+            content_hash=hashlib.sha256(b"second transcript").hexdigest(),
+            external_id="sample-2",
         )
 
     @cached_property
-    def item(self):  # type: ignore[no-untyped-def]
-        from reviews.models import Item
+    def campaign(self):  # type: ignore[no-untyped-def]
+        """Open, blind, k = 2, both reviewers seated, every clause of ``version`` in scope."""
+        from tests.reviews.factories import make_campaign
 
-        return Item.objects.create(
-            campaign=self.campaign, transcript=self.transcript, position=1, open_slots=1
+        return make_campaign(
+            self.p.workspace,
+            created_by=self.p.owner,
+            reviewers=[self.p.reviewer, self.p.second_reviewer],
+            transcripts=[self.transcript, self.second_transcript],
+            version=self.version,
+            k=2,
         )
 
     @cached_property
     def assignment(self):  # type: ignore[no-untyped-def]
-        from reviews.models import Assignment
+        """The reviewer's active assignment, claimed through the service."""
+        from reviews.services.campaigns import item_claim_next
 
-        return Assignment.objects.create(item=self.item, reviewer=self.p.reviewer)
+        return item_claim_next(campaign=self.campaign, reviewer=self.p.reviewer)
+
+    @cached_property
+    def item(self):  # type: ignore[no-untyped-def]
+        return self.assignment.item
+
+    @cached_property
+    def labels(self):  # type: ignore[no-untyped-def]
+        """The reviewer's draft verdicts on every clause of the item (so it can be submitted)."""
+        from reviews.services.labels.core import LabelInput
+        from reviews.services.labels.save import labels_save
+
+        clauses = self.version.clauses.order_by("position")
+        return labels_save(
+            assignment=self.assignment,
+            reviewer=self.p.reviewer,
+            labels=[LabelInput(clause=c.pk, verdict="complies") for c in clauses],
+        ).labels
 
     @cached_property
     def label(self):  # type: ignore[no-untyped-def]
-        from reviews.models import Label
-
-        return Label.objects.create(
-            item=self.item,
-            reviewer=self.p.reviewer,
-            clause=self.clause,
-            assignment=self.assignment,
-        )
+        return next(label for label in self.labels if label.clause_id == self.clause.pk)
 
     @cached_property
     def comment(self):  # type: ignore[no-untyped-def]
         from reviews.models import Comment
 
         return Comment.objects.create(
-            workspace=self.p.workspace, item=self.item, author=self.p.reviewer, body="Sample"
+            workspace=self.p.workspace,
+            item=self.item,
+            clause=self.clause,
+            author=self.p.reviewer,
+            body="Sample",
         )
 
     @cached_property
-    def adjudication(self):  # type: ignore[no-untyped-def]
-        from reviews.models import Adjudication
+    def decision(self):  # type: ignore[no-untyped-def]
+        from reviews.models import GoldDecision
 
-        return Adjudication.objects.create(
+        return GoldDecision.objects.create(
+            workspace=self.p.workspace,
+            campaign=self.campaign,
             item=self.item,
             clause=self.clause,
+            spec_version=self.version,
+            transcript=self.transcript,
+            kind="adjudicated",
             verdict="violates",
             rationale="Sample",
-            adjudicator=self.p.adjudicator,
+            decided_by=self.p.adjudicator,
         )
 
     @cached_property
@@ -259,7 +364,8 @@ KWARG_SAMPLES: dict[str, Callable[[Samples], Any]] = {
     "assignment_id": lambda s: s.assignment.pk,
     "label_id": lambda s: s.label.pk,
     "comment_id": lambda s: s.comment.pk,
-    "adjudication_id": lambda s: s.adjudication.pk,
+    "decision_id": lambda s: s.decision.pk,
+    "adjudication_id": lambda s: s.decision.pk,
     "endpoint_id": lambda s: s.endpoint.pk,
     "job_id": lambda s: s.job.pk,
 }

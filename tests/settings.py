@@ -12,7 +12,17 @@ os.environ.setdefault(
 from clausebook.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # noqa: S105 - tests only
-MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+# In-process tests read django.core.mail.outbox. A worker process has its own memory, so the
+# worker fixture names a folder (CLAUSEBOOK_TEST_OUTBOX) where that process writes each message.
+if os.environ.get("CLAUSEBOOK_TEST_OUTBOX"):
+    MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "OPTIONS": {"file_path": os.environ["CLAUSEBOOK_TEST_OUTBOX"]},
+        }
+    }
+else:
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
 ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}
 REST_FRAMEWORK = {

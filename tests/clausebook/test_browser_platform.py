@@ -58,7 +58,7 @@ def test_sign_in_switch_workspace_and_create_a_token_that_works(
     expect(page).to_have_url(re.compile(r"/w/(other-org|policy-team)/$"))
     page.goto(f"{live_server.url}/w/policy-team/")
     expect(page.get_by_role("heading", name="Policy Team")).to_be_visible()
-    expect(page.get_by_text("membership.role")).to_be_visible()
+    expect(page.get_by_text("Changed a member's role")).to_be_visible()
     screenshot("dashboard")
 
     # Switch workspace through the menu in the top bar.

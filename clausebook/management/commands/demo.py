@@ -70,6 +70,9 @@ class Command(BaseCommand):
                         "2",
                         "--hostname",
                         "demo@%h",
+                        # Beat inside the worker: the periodic sweep that recovers imports whose
+                        # worker died (compose runs beat as a service of its own).
+                        "--beat",
                     ],
                     env=env,
                 )
