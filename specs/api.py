@@ -14,13 +14,14 @@ from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clausebook.access import WorkspaceAPIMixin
 from clausebook.api_errors import Conflict
+from clausebook.parsers import JSONParser
 from specs import access, presenters, selectors, services
 from specs.models import (
     CLAUSE_KEY_MAX_LENGTH,
