@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -269,6 +269,10 @@ class SeatOutput(serializers.ModelSerializer):
 
 class ItemOutput(serializers.ModelSerializer):
     transcript_external_id = serializers.CharField(source="transcript.external_id")
+    state = serializers.SerializerMethodField(
+        help_text="The item's state; null in a blind campaign for a member below adjudicator "
+        "who has not submitted this item (it would tell them how others voted)."
+    )
 
     class Meta:
         model = Item
@@ -281,6 +285,9 @@ class ItemOutput(serializers.ModelSerializer):
             "open_slots",
             "submitted_count",
         ]
+
+    def get_state(self, item: Item) -> str | None:
+        return item.state if getattr(item, "state_shown", True) else None
 
 
 class AssignmentOutput(serializers.ModelSerializer):
@@ -479,7 +486,19 @@ class ItemListView(WorkspaceAPIMixin, generics.ListAPIView):
 
     def get_queryset(self) -> QuerySet[Item]:
         campaign = selectors.get_campaign(self.workspace, self.kwargs["campaign_id"])
-        return selectors.campaign_items(campaign)
+        items = selectors.campaign_items(campaign)
+        if campaign_presenters.item_states_shown(campaign, self.membership.role):
+            return items
+        # Blind labeling, below adjudicator: a state is shown only on items you submitted.
+        return items.annotate(
+            state_shown=Exists(
+                Assignment.objects.filter(
+                    item=OuterRef("pk"),
+                    reviewer=self.request.user,
+                    status=Assignment.Status.SUBMITTED,
+                )
+            )
+        )
 
 
 # --------------------------------------------------------------------------------------------------
