@@ -121,3 +121,11 @@ def test_api_errors_stay_json(personas, production_errors):
     assert missing.status_code == 404
     assert missing["Content-Type"] == "application/json"
     assert "detail" in missing.json()
+
+
+def test_an_unrouted_api_path_answers_json(client, settings):
+    settings.DEBUG = False
+    response = client.get("/api/v1/no-such-route/")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "No such API route."}
