@@ -6,6 +6,11 @@ looks anything up, which hides a missing workspace check; so every write is sent
 victim's own member *would have succeeded with*, and a control test proves it does: sent by
 ``Body.actor`` to the victim's own URL, it answers 2xx/3xx and changes the database.
 
+Routes that name only the workspace may name objects in their body instead (a new campaign's
+spec version, transcripts and reviewers): their bodies are here too, and the sweep sends the
+victim admin's body to the outsider's workspace. Those whose body names nothing are listed in
+:data:`NAMES_NO_OBJECT`; plain read pages that accept any method, in :data:`READ_PAGES`.
+
 A route added with a write method and no entry here fails the sweep, naming the line to add.
 """
 
@@ -35,12 +40,16 @@ class Body:
     ``prepare`` puts the sample objects in the state the write starts from (a draft campaign
     to open, say); it runs inside a savepoint that is rolled back after the attempt.
     ``url`` overrides URL arguments (the draft version, not the published one, is published).
+    ``opens`` is a link the actor opens first, in the same savepoint: what proves they hold an
+    emailed secret (an invitation's). The outsider never has it.
+    ``actor`` may also name a ``Samples`` attribute (the invitee, who is no member yet).
     """
 
     data: Data = _nothing
     actor: str = "owner"
     prepare: Callable[[Samples], None] | None = None
     url: dict[str, Callable[[Samples], Any]] = field(default_factory=dict)
+    opens: Callable[[Samples], str] | None = None
 
 
 def _campaign_revision(samples: Samples) -> int:
@@ -81,10 +90,13 @@ _SKIP = {"reason": "Outside my expertise."}
 BODIES: dict[tuple[str, str], Body] = {
     # --- platform (HTML) ------------------------------------------------------------------
     ("workspace-member-role", "POST"): Body(lambda s: {"role": Role.REVIEWER}),
-    ("workspace-member-remove", "POST"): Body(),
+    ("workspace-member-remove", "POST"): Body(lambda s: {"confirm": "on"}),
     ("api-token-revoke", "POST"): Body(actor="viewer"),  # the token is the viewer's own
+    ("invitation-detail", "POST"): Body(actor="invitee", opens=lambda s: s.invitation_sent[1]),
     # --- specs (HTML) ---------------------------------------------------------------------
-    ("specs:version-import", "POST"): Body(lambda s: {"label": "2025-03-01", "markdown": _MARKDOWN}),
+    ("specs:version-import", "POST"): Body(
+        lambda s: {"label": "2025-03-01", "markdown": _MARKDOWN}
+    ),
     ("specs:alias-decide", "POST"): Body(lambda s: dict(_ALIAS)),
     ("specs:version-publish", "POST"): Body(lambda s: {"confirm": "on"}, url={"label": _draft}),
     ("specs:version-discard", "POST"): Body(lambda s: {"confirm": "on"}, url={"label": _draft}),
@@ -150,15 +162,55 @@ BODIES: dict[tuple[str, str], Body] = {
     ("api-label-detail", "PATCH"): Body(
         lambda s: {"verdict": "violates", "revision": _label_revision(s)}, actor="reviewer"
     ),
+    # --- routes that name only the workspace, with a body that names objects ----------------
+    ("reviews:campaign-create", "POST"): Body(
+        lambda s: {
+            "title": "Second pass",
+            "spec_version": s.version.pk,
+            "scope": "all",
+            "source": "all",
+            "reviewers_per_item": 2,
+            "blind": "on",
+            "verdict_preset": "default",
+            "reviewers": [s.p.reviewer.email, s.p.second_reviewer.email],
+            "open_now": "on",
+        }
+    ),
+    ("api-campaign-list", "POST"): Body(
+        lambda s: {
+            "title": "Second pass",
+            "spec_version": s.version.pk,
+            "transcript_ids": [s.transcript.pk, s.second_transcript.pk],
+            "reviewers": [s.p.reviewer.email, s.p.second_reviewer.email],
+            "reviewers_per_item": 2,
+            "open": True,
+        }
+    ),
+}
+
+# Writes to routes that name only the workspace and whose body names no object either: sent
+# to the outsider's own workspace they would rightly succeed there, so the sweep leaves them.
+NAMES_NO_OBJECT: dict[str, str] = {
+    "workspace-members": "an invitation names an email address and a role",
+    "specs:spec-list": "a new spec's slug and title",
+    "api-spec-list": "a new spec's slug and title",
+    "transcripts:import-create": "an upload and its options",
+    "api-import-list": "an upload, or records, and their options",
 }
 
 # Plain function views answer any method, so the sweep sends them GET and POST. These are read
 # pages that never look at a POST's body; the control test proves a POST there writes nothing.
 READ_PAGES: dict[str, str] = {
+    "workspace-dashboard": "the workspace's dashboard",
+    "transcripts:transcript-list": "transcripts",
     "transcripts:transcript-detail": "a transcript",
+    "transcripts:import-list": "imports",
     "transcripts:import-detail": "an import's progress",
+    "transcripts:scenario-list": "scenarios",
     "transcripts:scenario-detail": "a scenario",
+    "reviews:campaign-list": "campaigns",
     "reviews:campaign-detail": "a campaign",
+    "reviews:queue": "the reviewer's queue",
 }
 
 READ_METHODS = frozenset({"GET", "HEAD"})
@@ -180,4 +232,5 @@ def missing_body_hint(route_name: str | None, method: str, path: str) -> str:
     return (
         f'    ("{route_name}", "{method}"): Body(lambda s: {{...}}),'
         f"   # {path}: a {'JSON' if api else 'form'} body the victim's member succeeds with"
+        " (see Body for actor, prepare and url)"
     )

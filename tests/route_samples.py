@@ -48,7 +48,10 @@ def accepted_methods(callback: Callable[..., Any]) -> list[str]:
     stack of decorators, else GET and POST (a plain function view answers any method)."""
     view_class = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
     if view_class is not None:
-        return [m.upper() for m in view_class.http_method_names if hasattr(view_class, m)]
+        methods = [m.upper() for m in view_class.http_method_names if hasattr(view_class, m)]
+        if "GET" in methods and "HEAD" not in methods:
+            methods.append("HEAD")  # View.setup() answers HEAD with the GET handler
+        return methods
     func: Any = callback
     while func is not None:
         code = getattr(func, "__code__", None)
@@ -336,6 +339,27 @@ class Samples:
 
         return services.api_token_create(user=self.p.viewer, name="sample")[0]
 
+    @cached_property
+    def invitee(self):  # type: ignore[no-untyped-def]
+        """Someone with an account who is invited to the workspace and not a member yet."""
+        from tests.factories import UserFactory
+
+        return UserFactory(email="invitee@policy.test")
+
+    @cached_property
+    def invitation_sent(self):  # type: ignore[no-untyped-def]
+        """A pending invitation for ``invitee``, emailed, and the path of its link."""
+        from clausebook.models import Role
+        from tests.factories import send_invitation
+
+        return send_invitation(
+            self.p.workspace, email=self.invitee.email, role=Role.REVIEWER, invited_by=self.p.owner
+        )
+
+    @cached_property
+    def invitation(self):  # type: ignore[no-untyped-def]
+        return self.invitation_sent[0]
+
 
 # URL argument name -> how to get its value for an object of the persona workspace.
 # A route with an argument missing here fails the sweeps: add a line for it.
@@ -368,6 +392,7 @@ KWARG_SAMPLES: dict[str, Callable[[Samples], Any]] = {
     "adjudication_id": lambda s: s.decision.pk,
     "endpoint_id": lambda s: s.endpoint.pk,
     "job_id": lambda s: s.job.pk,
+    "invitation_id": lambda s: s.invitation.pk,
 }
 
 # Values for anonymous crawling (T11), where no object needs to exist.

@@ -446,14 +446,15 @@ class CampaignReviewersView(WorkspaceAPIMixin, APIView):
         data = ReviewersAddInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        reviewers = selectors.members_by_email(self.workspace, values["reviewers"])
+        # The addresses are resolved once the campaign is found: another workspace's campaign
+        # is a 404, never a 400 about the body.
         return _lifecycle_write(
             self,
             campaign_id,
             lambda campaign: lifecycle.campaign_reviewers_add(
                 campaign=campaign,
                 actor=request.user,
-                reviewers=reviewers,
+                reviewers=selectors.members_by_email(self.workspace, values["reviewers"]),
                 revision=values["revision"],
             ),
         )
