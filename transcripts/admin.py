@@ -17,8 +17,17 @@ class TranscriptAdmin(admin.ModelAdmin):
 
 @admin.register(TranscriptImport)
 class TranscriptImportAdmin(admin.ModelAdmin):
-    list_display = ["pk", "filename", "status", "workspace", "created_count", "created_at"]
-    list_filter = ["status"]
+    list_display = [
+        "pk",
+        "filename",
+        "status",
+        "failure",
+        "attempts",
+        "workspace",
+        "created_count",
+        "created_at",
+    ]
+    list_filter = ["status", "failure"]
     raw_id_fields = ["workspace", "created_by"]
 
 

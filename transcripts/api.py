@@ -22,6 +22,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clausebook.access import WorkspaceAPIMixin
+from clausebook.api_errors import Conflict
 from clausebook.pagination import CreatedCursorPagination
 from transcripts import access, selectors, services
 from transcripts.formats import FORMATS, ROLE_NAMES
@@ -243,11 +244,6 @@ class ScenarioOutput(serializers.ModelSerializer):
         ]
 
 
-class ImportNotRetryableError(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "not_retryable"
-
-
 class PayloadTooLarge(APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_code = "too_large"
@@ -385,7 +381,8 @@ class ImportRetryView(WorkspaceAPIMixin, APIView):
                 import_run=run, actor=request.user, mode=data.validated_data.get("mode", "")
             )
         except services.ImportNotRetryable as error:
-            raise ImportNotRetryableError(str(error)) from error
+            # 409 with the import as it stands: the client's idea of it was stale.
+            raise Conflict(str(error), current=ImportOutput(error.import_run).data) from error
         return Response(ImportOutput(run).data, status=status.HTTP_202_ACCEPTED)
 
 

@@ -367,7 +367,8 @@ def test_the_api_retries_a_failed_import_once(personas, settings, tmp_path):
     second = editor.post(api, {}, content_type="application/json")
 
     assert first.status_code == 202 and first.json()["status"] == "queued"
-    assert second.status_code == 409 and "queued" in json.dumps(second.json())
+    assert second.status_code == 409 and "queued" in second.json()["detail"]
+    assert second.json()["current"]["status"] == "queued"
     detail = editor.get(reverse("api-import-detail", args=[personas.workspace.slug, run.pk]))
     assert detail.json()["can_retry"] is False
     reviewer = personas.client_for(personas.reviewer)

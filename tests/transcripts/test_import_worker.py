@@ -139,3 +139,89 @@ def test_uploading_a_file_shows_a_progress_bar_that_reaches_done(
     assert page.inner_text("[data-testid=import-percent]") == "100%"
     assert "200" in page.inner_text(".import-counters")
     screenshot("import-progress")
+
+
+@pytest.mark.browser
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_import_shows_red_with_its_reason_and_a_retry_runs_it_in_the_browser(
+    celery_worker, live_server, page, personas, screenshot, settings, tmp_path
+):
+    from django.db import connection
+
+    from transcripts.services import transcript_import_claim, transcript_import_run
+
+    settings.UPLOAD_DIR = tmp_path / "uploads"
+    run, _ = transcript_import_create(
+        workspace=personas.workspace,
+        actor=personas.editor,
+        upload=io.BytesIO(chats(25)),
+        filename="twenty-five.jsonl",
+        enqueue=False,
+    )
+    table = Transcript._meta.db_table
+    with connection.cursor() as cursor:
+        # An error nobody planned for, on the first run only.
+        cursor.execute(f"ALTER TABLE {table} ADD CONSTRAINT refuse_all CHECK (message_count < 0)")
+        try:
+            failed = transcript_import_run(import_run=transcript_import_claim(import_id=run.pk))
+        finally:
+            cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT refuse_all")
+    assert failed.status == "failed"
+    sign_in(page, live_server, personas.editor)
+    page.goto(
+        live_server.url
+        + reverse("transcripts:import-detail", args=[personas.workspace.slug, run.pk])
+    )
+
+    failure = page.locator("[data-testid=import-failure]")
+    assert failure.is_visible() and "unexpected error" in failure.inner_text()
+    color = failure.evaluate("element => getComputedStyle(element).backgroundColor")
+    red, green, blue = (int(c) for c in color[color.index("(") + 1 : -1].split(",")[:3])
+    assert red > green and red > blue, color  # red, not the running blue
+    assert page.locator("progress").count() == 0
+    screenshot("import-failed")
+
+    page.click("button:has-text('Retry import')")
+    page.wait_for_selector("[data-testid=import-status]:has-text('Succeeded')", timeout=60_000)
+    assert page.inner_text("[data-testid=import-percent]") == "100%"
+    assert Transcript.objects.filter(import_run=run).count() == 25
+    assert list((tmp_path / "uploads").iterdir()) == []
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_viewer_opens_the_imported_scenarios_from_the_navigation(
+    live_server, page, personas, screenshot, settings, tmp_path
+):
+    from pathlib import Path
+
+    from django.conf import settings as django_settings
+
+    from transcripts.services import transcript_import_claim, transcript_import_run
+
+    settings.UPLOAD_DIR = tmp_path / "uploads"
+    data = (
+        Path(django_settings.BASE_DIR) / "data/transcripts/mt-bench/question.jsonl"
+    ).read_bytes()
+    run, _ = transcript_import_create(
+        workspace=personas.workspace,
+        actor=personas.editor,
+        upload=io.BytesIO(data),
+        filename="question.jsonl",
+        source="MT-Bench",
+        enqueue=False,
+    )
+    transcript_import_run(import_run=transcript_import_claim(import_id=run.pk))
+    sign_in(page, live_server, personas.viewer)
+    page.goto(live_server.url + reverse("workspace-dashboard", args=[personas.workspace.slug]))
+
+    page.click("nav >> text=Scenarios")
+
+    page.wait_for_load_state("networkidle")
+    assert "80 scenarios" in page.inner_text("main")
+    screenshot("scenarios")
+    page.click(".scenario-table a.preview >> nth=0")
+    page.wait_for_load_state("networkidle")
+    assert page.locator(".conversation .msg-user").count() == 1
+    assert "Imported prompt" in page.inner_text("[data-testid=scenario-source]")

@@ -386,6 +386,7 @@ def transcript_import_run(
         import_run.started_at = timezone.now()
     uploaded = stream is None
     reader = CountingReader(stream) if stream is not None else None
+    kept = ""  # the upload to delete once the success commits
     try:
         with Heartbeat(import_run) as heartbeat:
             if reader is None:
@@ -470,6 +471,8 @@ def transcript_import_run(
         raise
     except Exception as exc:
         logger.exception("import %s failed unexpectedly", import_run.pk)
+        if kept:  # failed after the success was written down, before it committed
+            import_run.stored_path = kept
         failure = Failure.ERROR
         error_message = (
             "The uploaded file is no longer on the server; upload it again."
