@@ -5,7 +5,9 @@ need, and the client-facing state of a label (what the page holds, what a save a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import cache
 from html import escape
 from typing import Any
@@ -17,9 +19,13 @@ from django.utils.safestring import SafeString, mark_safe
 from clausebook.caching import bounded_cache
 from clausebook.rendering import render_markdown
 from reviews.forms import SkipForm
-from reviews.models import Campaign, Label, LabelSource
+from reviews.models import Campaign, Item, Label, LabelSource
 from reviews.selectors import labels as label_selectors
+from specs.models import Clause
 from specs.rendering import render_clause_body, render_examples
+
+#: The verdict "mark the rest not applicable" gives, where the campaign's scale has it.
+NOT_APPLICABLE = "not_applicable"
 
 # Transcripts never change once imported, so a message's HTML is a pure function of its text;
 # caching it keeps long pages fast.
@@ -46,9 +52,44 @@ def label_state(label: Label | None) -> dict[str, Any] | None:
     }
 
 
-def conflict_state(conflicts: Sequence[tuple[int, Label | None]]) -> list[dict[str, Any]]:
-    """What a 409 on a save carries: each stale clause with its label as it is now (or null)."""
-    return [{"clause": clause_id, "label": label_state(label)} for clause_id, label in conflicts]
+def label_output(
+    label: Label | None, *, clause_key: str, item: Item, reviewer: str | None
+) -> dict[str, Any] | None:
+    """A label as the save endpoint answers it: its state plus every id and key a script needs
+    to go on from it (clause id and key, item, transcript, campaign, reviewer), so a client
+    never has to look one up elsewhere."""
+    state = label_state(label)
+    if state is None:
+        return None
+    return state | {
+        "clause_key": clause_key,
+        "item": item.pk,
+        "transcript": item.transcript_id,
+        "campaign": item.campaign_id,
+        "source": label.source,
+        "reviewer": reviewer,
+    }
+
+
+def conflict_state(
+    conflicts: Sequence[tuple[int, Label | None]],
+    *,
+    keys: dict[int, str],
+    item: Item,
+    reviewer: str | None,
+) -> list[dict[str, Any]]:
+    """What a 409 on a save carries: each stale clause (id and key) with its label as it is now
+    (or null)."""
+    return [
+        {
+            "clause": clause_id,
+            "clause_key": keys.get(clause_id, ""),
+            "label": label_output(
+                label, clause_key=keys.get(clause_id, ""), item=item, reviewer=reviewer
+            ),
+        }
+        for clause_id, label in conflicts
+    ]
 
 
 def label_author(label: Label) -> str:
@@ -64,26 +105,88 @@ def _message_html(content: str) -> SafeString:
     return _MESSAGE_HTML.get_or_set(content, lambda: render_markdown(content))
 
 
+#: In-document links a clause body may hold: a card's own id, an eval footnote, anything else.
+_FRAGMENT_HREF = re.compile(r'href="#([^"]*)"')
+
+
+def _card_links(html: str, *, clause_key: str, in_scope: set[str], clause_page: str) -> str:
+    """Point every in-document link of a card somewhere that exists on this page or in the spec:
+    the labeling page has no footnote sections and no cards for clauses out of scope, so a
+    ``#...`` link that is not a card of this page goes to the clause's page in the spec (an eval
+    footnote to its prompts there). Runs on sanitized HTML whose hrefs we produced."""
+
+    def point(match: re.Match[str]) -> str:
+        fragment = match.group(1)
+        if fragment.startswith("clause-") and fragment[len("clause-") :] in in_scope:
+            return match.group(0)
+        if fragment.startswith("eval-prompts-"):
+            return f'href="{clause_page}{clause_key}/#{fragment}"'
+        return f'href="{clause_page}{clause_key}/"'
+
+    return _FRAGMENT_HREF.sub(point, html)
+
+
+@dataclass(frozen=True)
+class _CardLinks:
+    """What the static part of a card needs to link cross-references: every clause title of the
+    version, the keys in scope (cards of this page) and the version's clause URL prefix."""
+
+    titles: dict[str, str]
+    in_scope: set[str]
+    clause_page: str
+
+    def url(self, key: str) -> str:
+        # A clause in scope is a card of this page; any other clause, its page in the spec.
+        return f"#clause-{key}" if key in self.in_scope else f"{self.clause_page}{key}/"
+
+
+def _card_links_for(campaign: Campaign, workspace_slug: str, in_scope: set[str]) -> _CardLinks:
+    """One query: the version's clause titles (a cross-reference may name any clause of it),
+    with the spec slug and version label its URLs need."""
+    rows = list(
+        Clause.objects.filter(version_id=campaign.spec_version_id).values_list(
+            "key", "title", "version__label", "version__spec__slug"
+        )
+    )
+    titles = {key: title for key, title, _, _ in rows}
+    label, spec_slug = (rows[0][2], rows[0][3]) if rows else ("", "")
+    prefix = reverse(
+        "specs:clause-detail", args=[workspace_slug, spec_slug or "x", label or "x", "K"]
+    )
+    return _CardLinks(titles=titles, in_scope=in_scope, clause_page=prefix[: -len("K/")])
+
+
 def _clause_static(
     campaign: Campaign,
     number: int,
     clause: Any,
-    titles: dict[str, str],
+    links: Callable[[], _CardLinks],
     examples_of: dict[int, list[Any]],
+    workspace_slug: str,
 ) -> SafeString:
     def render() -> SafeString:
-        def anchor(target: str) -> str:
-            return f"#clause-{target}"
-
-        body = render_clause_body(clause.body, titles=titles, clause_url=anchor)
-        examples = render_examples(examples_of.get(clause.pk, []), titles=titles, clause_url=anchor)
+        card = links()
+        body = render_clause_body(clause.body, titles=card.titles, clause_url=card.url)
+        examples = render_examples(
+            examples_of.get(clause.pk, []), titles=card.titles, clause_url=card.url
+        )
         html = render_to_string(
             "reviews/labeling/_clause_static.html",
             {"clause": clause, "number": number, "body": body, "examples": examples},
         )
-        return mark_safe(html)  # noqa: S308 - an autoescaped template
+        html = _card_links(
+            html, clause_key=clause.key, in_scope=card.in_scope, clause_page=card.clause_page
+        )
+        return mark_safe(html)  # noqa: S308 - an autoescaped template, hrefs we produced
 
-    return _CLAUSE_STATIC.get_or_set((campaign.pk, clause.pk, number), render)
+    return _CLAUSE_STATIC.get_or_set(
+        _static_key(campaign, clause.pk, number, workspace_slug), render
+    )
+
+
+def _static_key(campaign: Campaign, clause_id: int, number: int, workspace_slug: str) -> tuple:
+    # The workspace slug is part of every spec URL in the card.
+    return (campaign.pk, clause_id, number, workspace_slug)
 
 
 def _choice_html(scale: list[dict[str, str]], name: str, current: str, radio: bool) -> SafeString:
@@ -103,11 +206,14 @@ def _choice_html(scale: list[dict[str, str]], name: str, current: str, radio: bo
     return mark_safe("".join(parts))  # noqa: S308 - every value is escaped above
 
 
-def labeling_context(page: label_selectors.LabelingPage, workspace_slug: str) -> dict[str, Any]:
-    """Template context for the labeling page. Runs at most one query (examples of clause cards
-    not rendered yet); everything else comes from ``page``."""
+def labeling_context(
+    page: label_selectors.LabelingPage, workspace_slug: str, *, confirm_partial: bool = False
+) -> dict[str, Any]:
+    """Template context for the labeling page. Runs no query when every clause card is cached,
+    else two (the examples of the cards not rendered yet, and the version's clause titles for
+    cross-references); everything else comes from ``page``. ``confirm_partial``: the reviewer
+    asked to submit with clauses blank and must confirm (the page without script)."""
     campaign, item = page.campaign, page.item
-    titles = {cc.clause.key: cc.clause.title for cc in page.clauses}
     messages_ = [
         {
             "index": index,
@@ -118,13 +224,15 @@ def labeling_context(page: label_selectors.LabelingPage, workspace_slug: str) ->
         }
         for index, message in enumerate(item.transcript.messages)
     ]
-    # Examples are read (in one query) only for clauses whose card is not cached yet.
+    # Examples and titles are read (one query each) only for cards not cached yet.
     missing = [
         cc.clause_id
         for number, cc in enumerate(page.clauses, start=1)
-        if (campaign.pk, cc.clause_id, number) not in _CLAUSE_STATIC
+        if _static_key(campaign, cc.clause_id, number, workspace_slug) not in _CLAUSE_STATIC
     ]
     examples_of = label_selectors.examples_by_clause(missing) if missing else {}
+    in_scope = {cc.clause.key for cc in page.clauses}
+    links = cache(lambda: _card_links_for(campaign, workspace_slug, in_scope))
 
     # The severity menu differs between cards only by the chosen value: build each variant once.
     @cache
@@ -132,9 +240,12 @@ def labeling_context(page: label_selectors.LabelingPage, workspace_slug: str) ->
         return _choice_html(campaign.severity_scale, "severity", current, radio=False)
 
     cards = []
+    done = 0
     for number, cc in enumerate(page.clauses, start=1):
         label = page.labels.get(cc.clause_id)
         clause = cc.clause
+        if label is not None and label.verdict:
+            done += 1
         cards.append(
             {
                 "number": number,
@@ -143,7 +254,9 @@ def labeling_context(page: label_selectors.LabelingPage, workspace_slug: str) ->
                 "clause_id": clause.pk,
                 "search": f"{clause.key.lower()} {clause.title.lower()}",
                 "clause": clause,
-                "static": _clause_static(campaign, number, clause, titles, examples_of),
+                "static": _clause_static(
+                    campaign, number, clause, links, examples_of, workspace_slug
+                ),
                 "verdict_html": _choice_html(
                     campaign.verdict_scale,
                     f"verdict-{cc.clause_id}",
@@ -165,10 +278,16 @@ def labeling_context(page: label_selectors.LabelingPage, workspace_slug: str) ->
             }
         )
     ws = workspace_slug
+    not_applicable = next(
+        (v["value"] for v in campaign.verdict_scale if v["value"] == NOT_APPLICABLE), ""
+    )
     data = {
-        # The page saves through the API's one label contract (see reviews.api.labels).
+        # The page saves (and submits) through the API's one label contract (reviews.api.labels).
         "saveUrl": reverse("api-item-labels", args=(ws, campaign.pk, item.pk)),
         "editable": page.editable,
+        "inProgress": page.in_progress,
+        "requireEveryClause": campaign.require_every_clause,
+        "notApplicable": not_applicable,
         "verdicts": campaign.verdict_scale,
         "severities": campaign.severity_scale,
         "labels": {str(clause_id): label_state(label) for clause_id, label in page.labels.items()},
@@ -177,6 +296,14 @@ def labeling_context(page: label_selectors.LabelingPage, workspace_slug: str) ->
         "campaign": campaign,
         "item": item,
         "page": page,
+        "position": item.position + 1,
+        "item_total": max(campaign.item_count, item.position + 1),
+        "clauses_done": done,
+        "clause_total": len(cards),
+        "not_applicable_label": next(
+            (v["label"] for v in campaign.verdict_scale if v["value"] == NOT_APPLICABLE), ""
+        ),
+        "confirm_partial": confirm_partial and page.in_progress,
         "messages_list": messages_,
         "cards": cards,
         "disabled": "" if page.editable else "disabled",

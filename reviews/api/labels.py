@@ -57,6 +57,8 @@ class LabelOutput(serializers.ModelSerializer):
 
     reviewer = serializers.EmailField(source="reviewer.email", allow_null=True, default=None)
     clause_key = serializers.CharField(source="clause.key")
+    transcript = serializers.IntegerField(source="item.transcript_id")
+    campaign = serializers.IntegerField(source="campaign_id")
     judge_run = JudgeRunOutput(allow_null=True)
 
     class Meta:
@@ -64,6 +66,8 @@ class LabelOutput(serializers.ModelSerializer):
         fields = [
             "id",
             "item",
+            "transcript",
+            "campaign",
             "source",
             "reviewer",
             "judge_run",
@@ -133,10 +137,42 @@ class LabelUpdateInput(LabelFieldsInput):
     revision = serializers.IntegerField(min_value=1, help_text="The revision you last saw.")
 
 
+class SavedLabelOutput(serializers.Serializer):
+    """A label as a save answers it: every id and key a script needs to go on from it."""
+
+    id = serializers.IntegerField()
+    clause = serializers.IntegerField(help_text="The clause's id.")
+    clause_key = serializers.CharField(help_text="The clause's key (labels may name it so).")
+    item = serializers.IntegerField()
+    transcript = serializers.IntegerField()
+    campaign = serializers.IntegerField()
+    source = serializers.CharField()
+    reviewer = serializers.EmailField(allow_null=True)
+    verdict = serializers.CharField()
+    severity = serializers.CharField()
+    rationale = serializers.CharField()
+    spans = serializers.ListField(child=serializers.DictField())
+    status = serializers.CharField()
+    revision = serializers.IntegerField()
+    updated_at = serializers.DateTimeField()
+
+
+class SavedAssignmentOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+
+
+class SavedItemOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    state = serializers.CharField()
+    transcript = serializers.IntegerField()
+    campaign = serializers.IntegerField()
+
+
 class LabelsSavedOutput(serializers.Serializer):
-    labels = serializers.ListField(child=serializers.DictField())
-    assignment = serializers.DictField()
-    item = serializers.DictField()
+    labels = SavedLabelOutput(many=True)
+    assignment = SavedAssignmentOutput()
+    item = SavedItemOutput()
 
 
 class ConflictOutput(serializers.Serializer):
@@ -191,12 +227,23 @@ def _label_input(values: dict[str, Any], clause: int | str, revision: int | None
     )
 
 
-def _saved_output(result: LabelsSaved) -> dict[str, Any]:
+def _saved_output(result: LabelsSaved, reviewer: str) -> dict[str, Any]:
     # Shaped so a later "next item" can join it: {"labels", "assignment", "item"[, "next"]}.
+    item = result.assignment.item
     return {
-        "labels": [presenters.label_state(label) for label in result.labels],
+        "labels": [
+            presenters.label_output(
+                label, clause_key=label.clause.key, item=item, reviewer=reviewer
+            )
+            for label in result.labels
+        ],
         "assignment": {"id": result.assignment.pk, "status": result.assignment.status},
-        "item": {"id": result.assignment.item_id, "state": result.item_state},
+        "item": {
+            "id": item.pk,
+            "state": result.item_state,
+            "transcript": item.transcript_id,
+            "campaign": item.campaign_id,
+        },
     }
 
 
@@ -235,8 +282,15 @@ class ItemLabelsView(WorkspaceAPIMixin, APIView):
                 submit=data.validated_data["submit"],
             )
         except LabelConflict as conflict:
-            raise Conflict(current=presenters.conflict_state(conflict.conflicts)) from conflict
-        return Response(_saved_output(result))
+            raise Conflict(
+                current=presenters.conflict_state(
+                    conflict.conflicts,
+                    keys=conflict.keys,
+                    item=assignment.item,
+                    reviewer=request.user.email,
+                )
+            ) from conflict
+        return Response(_saved_output(result, request.user.email))
 
 
 class LabelListView(WorkspaceAPIMixin, generics.ListAPIView):
@@ -246,7 +300,12 @@ class LabelListView(WorkspaceAPIMixin, generics.ListAPIView):
     pagination_class = CreatedCursorPagination
 
     @extend_schema(
-        parameters=[OpenApiParameter("campaign", int), OpenApiParameter("item", int)],
+        parameters=[
+            OpenApiParameter("campaign", int),
+            OpenApiParameter("item", int),
+            OpenApiParameter("transcript", int),
+            OpenApiParameter("clause", str, description="The clause's id or key."),
+        ],
         summary="List visible labels",
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -254,10 +313,22 @@ class LabelListView(WorkspaceAPIMixin, generics.ListAPIView):
 
     def get_queryset(self) -> QuerySet[Label]:
         qs = label_selectors.visible_labels(self.membership)
-        for name, lookup in (("campaign", "campaign_id"), ("item", "item_id")):
-            value = self.request.query_params.get(name, "")
+        params = self.request.query_params
+        for name, lookup in (
+            ("campaign", "campaign_id"),
+            ("item", "item_id"),
+            ("transcript", "item__transcript_id"),
+        ):
+            value = params.get(name, "")
             if value.isdigit():
                 qs = qs.filter(**{lookup: int(value)})
+        clause = params.get("clause", "").strip()
+        if clause:
+            qs = (
+                qs.filter(clause_id=int(clause))
+                if clause.isdigit()
+                else qs.filter(clause__key=clause)
+            )
         return qs
 
 
@@ -288,9 +359,16 @@ class LabelDetailView(WorkspaceAPIMixin, APIView):
                 labels=[_label_input(values, label.clause_id, values["revision"])],
             )
         except LabelConflict as conflict:
-            raise Conflict(current=presenters.label_state(conflict.current) or {}) from conflict
+            current = presenters.label_output(
+                conflict.current,
+                clause_key=label.clause.key,
+                item=label.assignment.item,
+                reviewer=request.user.email,
+            )
+            raise Conflict(current=current or {}) from conflict
         saved = result.labels[0]
         saved.reviewer = request.user
+        saved.item = label.assignment.item
         saved.judge_run = None
         return Response(LabelOutput(saved).data)
 

@@ -57,12 +57,12 @@ def labeling_page(
     )
     labels: dict[int, Label] = {}
     others: dict[int, list[Label]] = defaultdict(list)
-    for label in (
-        access.labels_visible(membership)
-        .filter(item=item)
-        .select_related("reviewer", "judge_run__endpoint")
-        .order_by("source", "reviewer__email", "judge_run_id")
-    ):
+    visible = access.labels_on_item(membership, item, assignment)
+    if access.others_labels_open(membership, campaign, assignment):
+        visible = visible.select_related("reviewer", "judge_run__endpoint").order_by(
+            "source", "reviewer__email", "judge_run_id"
+        )
+    for label in visible:
         if label.source == LabelSource.HUMAN and label.reviewer_id == membership.user_id:
             labels[label.clause_id] = label
         else:
@@ -82,10 +82,22 @@ def labeling_page(
     )
 
 
+def blank_clause_keys(assignment: Assignment) -> list[str]:
+    """The keys of the clauses in scope on which the assignment has no verdict yet, in scope
+    order (one query)."""
+    given = Label.objects.filter(assignment=assignment).exclude(verdict="").values("clause_id")
+    return list(
+        CampaignClause.objects.filter(campaign_id=assignment.campaign_id)
+        .exclude(clause_id__in=given)
+        .order_by("position")
+        .values_list("clause__key", flat=True)
+    )
+
+
 def visible_labels(membership: Membership) -> QuerySet[Label]:
     """The labels the member may read through the API, with what their output shows."""
     return access.labels_visible(membership).select_related(
-        "reviewer", "clause", "judge_run__endpoint"
+        "reviewer", "clause", "item", "judge_run__endpoint"
     )
 
 

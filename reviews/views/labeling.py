@@ -13,15 +13,18 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
+from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
 from clausebook.access import workspace_member
 from clausebook.models import Role
 from reviews import access, presenters
 from reviews.forms import SkipForm
+from reviews.models import Assignment
 from reviews.selectors import labels as label_selectors
 from reviews.services import campaigns as campaign_services
-from reviews.services.labels.submit import assignment_submit
+from reviews.services.labels.submit import MISSING, assignment_submit
 from reviews.views.campaigns import _claim_redirect
 
 
@@ -32,7 +35,9 @@ def label_item(request: HttpRequest, campaign_id: int, item_id: int) -> HttpResp
     page = label_selectors.labeling_page(
         item=item, assignment=assignment, membership=request.membership
     )
-    context = presenters.labeling_context(page, request.workspace.slug)
+    context = presenters.labeling_context(
+        page, request.workspace.slug, confirm_partial=request.GET.get("confirm") == "partial"
+    )
     return render(request, "reviews/labeling/item.html", context)
 
 
@@ -40,11 +45,23 @@ def label_item(request: HttpRequest, campaign_id: int, item_id: int) -> HttpResp
 @require_POST
 def submit(request: HttpRequest, campaign_id: int, item_id: int) -> HttpResponse:
     item, assignment = access.item_to_label(request.membership, item_id, campaign_id=campaign_id)
+    page_url = reverse("reviews:label-item", args=(request.workspace.slug, campaign_id, item.pk))
+    if not item.campaign.require_every_clause and request.POST.get("confirm_partial") != "1":
+        # The campaign accepts partial submissions, but never silently: the reviewer confirms
+        # first. (The page's script asks in a dialog; this is the page without script.)
+        blank = label_selectors.blank_clause_keys(assignment)
+        if blank and assignment.status == Assignment.Status.ACTIVE:
+            messages.warning(
+                request,
+                f"{len(blank)} clause{pluralize(len(blank))} {pluralize(len(blank), 'has,have')} "
+                f"no verdict: {_listed(blank)}. Submit again to confirm, or label them first.",
+            )
+            return redirect(f"{page_url}?confirm=partial")
     try:
         assignment_submit(assignment=assignment, reviewer=request.user)
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-        return redirect("reviews:label-item", request.workspace.slug, campaign_id, item.pk)
+        messages.error(request, " ".join(_submit_messages(error)))
+        return redirect(page_url)
     messages.success(request, "Submitted. Here is the next item.")
     return _claim_redirect(request, item.campaign)
 
@@ -65,3 +82,15 @@ def skip(request: HttpRequest, campaign_id: int, item_id: int) -> HttpResponse:
         return redirect("reviews:label-item", request.workspace.slug, campaign_id, item.pk)
     messages.info(request, "Skipped; someone else will take it.")
     return _claim_redirect(request, item.campaign)
+
+
+def _listed(keys: list[str], shown: int = 10) -> str:
+    more = f" and {len(keys) - shown} more" if len(keys) > shown else ""
+    return ", ".join(keys[:shown]) + more
+
+
+def _submit_messages(error: ValidationError) -> list[str]:
+    # A refused submit names the missing clauses twice: in words, and as a list for scripts.
+    if hasattr(error, "error_dict"):
+        return [m for field, ms in error.message_dict.items() if field != MISSING for m in ms]
+    return error.messages

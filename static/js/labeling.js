@@ -5,7 +5,11 @@
  * API's one label contract, the endpoint every client uses:
  *   POST {"labels": [{clause, verdict, severity, rationale, spans, revision}], "submit": false}
  * with the revision the page holds; a 409 carries each stale label as it is on the server, and the
- * reviewer keeps theirs (resave on the new revision) or takes the server's.
+ * reviewer resolves it field by field (keep mine or take theirs for the verdict, severity,
+ * rationale and spans), seeing the other tab's values in full. Submitting posts the same contract
+ * with "submit": true; a refusal names the clauses still without a verdict, which the page lists
+ * (with "mark the rest not applicable" one key away). A campaign that accepts partial submissions
+ * gets a confirmation first, and "n" on an unsubmitted item asks to submit or skip it first.
  */
 (function () {
   "use strict";
@@ -19,9 +23,17 @@
   const saveState = document.getElementById("save-state");
   const search = document.getElementById("clause-search");
   const overlay = document.getElementById("shortcuts");
+  const doneCount = document.getElementById("done-count");
+  const missingBox = document.getElementById("missing");
+  const confirmBox = document.getElementById("confirm-partial");
+  const nextPrompt = document.getElementById("next-prompt");
+  const overlays = [overlay, confirmBox, nextPrompt].filter(Boolean);
+  const FIELDS = ["verdict", "severity", "rationale", "spans"];
   const highlights = typeof CSS !== "undefined" && CSS.highlights ? CSS.highlights : null;
 
-  // clause id -> {verdict, severity, rationale, spans, revision, timer, saving, dirty, conflict}
+  // clause id -> {verdict, severity, rationale, spans, revision, base, timer, saving, dirty,
+  // conflict}; ``base`` is the label as the server last confirmed it, so a conflict can tell
+  // which fields this tab changed.
   const state = {};
   for (const card of cards) {
     const id = card.dataset.clause;
@@ -32,12 +44,40 @@
       rationale: label ? label.rationale : "",
       spans: label ? label.spans.slice() : [],
       revision: label ? label.revision : null,
+      base: fieldsOf(label),
       timer: null,
       saving: null,
       dirty: false,
       conflict: null,
     };
     renderSpans(card);
+  }
+
+  function fieldsOf(label) {
+    return {
+      verdict: label ? label.verdict : "",
+      severity: label ? label.severity : "",
+      rationale: label ? label.rationale : "",
+      spans: label ? label.spans.slice() : [],
+    };
+  }
+
+  function sameValue(a, b) {
+    return JSON.stringify(a) === JSON.stringify(b);
+  }
+
+  function updateProgress() {
+    const done = Object.values(state).filter((s) => s.verdict).length;
+    if (doneCount) doneCount.textContent = String(done);
+    if (missingBox && !missingBox.hidden) {
+      const left = blankCards();
+      if (!left.length) missingBox.hidden = true;
+      else showMissing(left.map((card) => card.dataset.key));
+    }
+  }
+
+  function blankCards() {
+    return cards.filter((card) => !state[card.dataset.clause].verdict);
   }
   let active = -1;
 
@@ -133,6 +173,7 @@
         s.saving = null;
         if (response.ok) {
           s.revision = body.labels[0].revision;
+          s.base = fieldsOf(body.labels[0]);
           cardFor(id).classList.toggle("done", Boolean(s.verdict));
           if (s.dirty) return save(id);
           setStatus(anyPending() ? "Saving…" : "Saved");
@@ -171,53 +212,142 @@
     return cards.find((card) => card.dataset.clause === String(id));
   }
 
-  function describe(current) {
-    if (!current) return "The label was removed on the server.";
-    const parts = [verdictLabels[current.verdict] || current.verdict || "no verdict"];
-    if (current.severity) parts.push("severity " + current.severity);
-    if (current.rationale) parts.push("“" + current.rationale.slice(0, 200) + "”");
-    return parts.join(" · ") + " (revision " + current.revision + ")";
+  function shown(field, value) {
+    if (field === "verdict") return verdictLabels[value] || value || "no verdict";
+    if (field === "severity") return value || "none";
+    if (field === "rationale") return value ? value : "(empty)";
+    if (!value.length) return "no spans";
+    return value.map((span) => "#" + (span.message_index + 1) + " “" + span.text + "”").join("; ");
   }
 
+  const FIELD_NAMES = {
+    verdict: "Verdict",
+    severity: "Severity",
+    rationale: "Rationale",
+    spans: "Spans",
+  };
+
+  function choice(name, which, text, value, checked) {
+    const label = document.createElement("label");
+    label.className = "choice";
+    const input = document.createElement("input");
+    input.type = "radio";
+    input.name = name;
+    input.value = which;
+    input.checked = checked;
+    const words = document.createElement("span");
+    const lead = document.createElement("strong");
+    lead.textContent = text + ": ";
+    const body = document.createElement("span");
+    body.className = "value";
+    body.textContent = value;
+    words.append(lead, body);
+    label.append(input, words);
+    return label;
+  }
+
+  // A 409: the other tab's (or person's) label is shown field by field next to this tab's, and
+  // each differing field is resolved on its own: keep mine or take theirs. A field only one side
+  // changed starts on that side's value, so applying as offered loses neither side's work.
   function showConflict(id, current) {
     const s = state[id];
     s.conflict = current || { revision: null };
     const box = cardFor(id).querySelector(".conflict");
     box.replaceChildren();
-    const text = document.createElement("p");
-    text.textContent = "Someone (or another tab) changed this label. On the server now: ";
-    const strong = document.createElement("strong");
-    strong.textContent = describe(current);
-    text.append(strong);
-    const keep = document.createElement("button");
-    keep.type = "button";
-    keep.className = "small";
-    keep.textContent = "Keep mine";
-    keep.addEventListener("click", () => {
-      s.revision = current ? current.revision : null;
-      s.conflict = null;
-      box.hidden = true;
+    const intro = document.createElement("p");
+    if (!current) {
+      intro.textContent = "This label was removed on the server (another tab or a person).";
+      const keep = button("Keep mine", "small", () => resolve(id, {}));
+      const drop = button("Drop mine", "small secondary", () => {
+        Object.assign(s, fieldsOf(null), { revision: null, conflict: null, dirty: false });
+        box.hidden = true;
+        applyToCard(id);
+        setStatus("Saved");
+      });
+      box.append(intro, keep, " ", drop);
+      box.hidden = false;
+      return;
+    }
+    intro.textContent =
+      "Another tab (or someone) changed this label since you loaded it (now revision " +
+      current.revision +
+      "). Choose per field:";
+    box.append(intro);
+    const differing = FIELDS.filter((field) => !sameValue(s[field], current[field]));
+    const form = document.createElement("div");
+    form.className = "conflict-fields";
+    for (const field of differing) {
+      const group = document.createElement("fieldset");
+      group.dataset.field = field;
+      const legend = document.createElement("legend");
+      legend.textContent = FIELD_NAMES[field];
+      const name = "resolve-" + id + "-" + field;
+      const mineChanged = !sameValue(s[field], s.base[field]);
+      group.append(
+        legend,
+        choice(name, "mine", "Keep mine", shown(field, s[field]), mineChanged),
+        choice(name, "theirs", "Take theirs", shown(field, current[field]), !mineChanged),
+      );
+      form.append(group);
+    }
+    const actions = document.createElement("div");
+    actions.className = "conflict-actions";
+    actions.append(
+      button("Save these choices", "small", () => {
+        const picks = {};
+        for (const group of form.querySelectorAll("fieldset")) {
+          const picked = group.querySelector("input:checked");
+          picks[group.dataset.field] = picked ? picked.value : "mine";
+        }
+        resolve(id, picks);
+      }),
+      button("Take all theirs", "small secondary", () => {
+        resolve(id, Object.fromEntries(differing.map((field) => [field, "theirs"])));
+      }),
+    );
+    box.append(form, actions);
+    box.hidden = false;
+  }
+
+  function button(text, className, onClick) {
+    const element = document.createElement("button");
+    element.type = "button";
+    element.className = className;
+    element.textContent = text;
+    element.addEventListener("click", onClick);
+    return element;
+  }
+
+  // Apply the per-field picks onto the server's current label and save the result on its
+  // revision (nothing to save when every pick is theirs).
+  function resolve(id, picks) {
+    const s = state[id];
+    const current = s.conflict && s.conflict.revision !== null ? s.conflict : null;
+    s.conflict = null;
+    cardFor(id).querySelector(".conflict").hidden = true;
+    let changed = !current;
+    if (current) {
+      for (const field of FIELDS) {
+        if (sameValue(s[field], current[field])) continue;
+        // A field the choices did not show (edited since) stays as this tab has it.
+        if (picks[field] === "theirs") {
+          s[field] = field === "spans" ? current.spans.slice() : current[field];
+        } else {
+          changed = true;
+        }
+      }
+      s.base = fieldsOf(current);
+    }
+    s.revision = current ? current.revision : null;
+    applyToCard(id);
+    updateProgress();
+    if (changed) {
       s.dirty = true;
       save(id);
-    });
-    const take = document.createElement("button");
-    take.type = "button";
-    take.className = "small secondary";
-    take.textContent = "Take theirs";
-    take.addEventListener("click", () => {
-      s.conflict = null;
-      box.hidden = true;
-      s.verdict = current ? current.verdict : "";
-      s.severity = current ? current.severity : "";
-      s.rationale = current ? current.rationale : "";
-      s.spans = current ? current.spans.slice() : [];
-      s.revision = current ? current.revision : null;
+    } else {
       s.dirty = false;
-      applyToCard(id);
-      setStatus("Saved");
-    });
-    box.append(text, keep, " ", take);
-    box.hidden = false;
+      setStatus(anyPending() ? "Saving…" : "Saved");
+    }
   }
 
   function applyToCard(id) {
@@ -349,6 +479,7 @@
       input.addEventListener("change", () => {
         state[id].verdict = input.value;
         card.classList.add("done");
+        updateProgress();
         schedule(id);
       });
     });
@@ -397,34 +528,221 @@
     select.dispatchEvent(new Event("change", { bubbles: true }));
   }
 
+  // ----- submitting -----------------------------------------------------------------------------
+  function postJSON(body) {
+    return fetch(config.saveUrl, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+      body: JSON.stringify(body),
+    }).then((response) =>
+      response
+        .json()
+        .catch(() => ({}))
+        .then((data) => ({ response, data })),
+    );
+  }
+
+  function goNext() {
+    document.getElementById("claim-form").submit();
+  }
+
+  function showMissing(keys) {
+    if (!missingBox) return;
+    const list = missingBox.querySelector(".missing-list");
+    list.replaceChildren();
+    keys.forEach((key, index) => {
+      const link = document.createElement("a");
+      link.href = "#clause-" + key;
+      link.textContent = key;
+      list.append(link);
+      if (index < keys.length - 1) list.append(" ");
+    });
+    missingBox.hidden = false;
+  }
+
+  // Give every clause still without a verdict the scale's "not applicable" (one key: a).
+  function markRestNotApplicable() {
+    if (!editable || !config.notApplicable) return;
+    const blank = blankCards();
+    for (const card of blank) {
+      const input = card.querySelector('input[type="radio"][value="' + config.notApplicable + '"]');
+      if (!input) continue;
+      input.checked = true;
+      state[card.dataset.clause].verdict = config.notApplicable;
+      card.classList.add("done");
+      schedule(card.dataset.clause);
+    }
+    if (missingBox) missingBox.hidden = true;
+    updateProgress();
+    setStatus(
+      "Marked " + blank.length + " clause" + (blank.length === 1 ? "" : "s") + " not applicable",
+    );
+  }
+
   function submitItem() {
-    const form = document.getElementById("submit-form");
-    if (!form) return;
+    if (!config.inProgress || !document.getElementById("submit-form")) return;
+    closeOverlays();
     setStatus("Saving before submit…");
     flushAll().then((ok) => {
-      if (ok) form.submit();
-      else setStatus("Resolve the conflicts before submitting", true);
+      if (!ok) {
+        setStatus("Resolve the conflicts before submitting", true);
+        return;
+      }
+      const blank = blankCards();
+      if (blank.length && blank.length < cards.length && !config.requireEveryClause) {
+        askToConfirm(blank);
+        return;
+      }
+      // Every-clause campaigns are checked by the server, which names what is missing.
+      sendSubmit();
     });
   }
 
+  function sendSubmit() {
+    setStatus("Submitting…");
+    postJSON({ labels: [], submit: true })
+      .then(({ response, data }) => {
+        if (response.ok) {
+          setStatus("Submitted");
+          goNext();
+          return;
+        }
+        if (data && Array.isArray(data.missing_clauses) && data.missing_clauses.length) {
+          showMissing(data.missing_clauses);
+          setStatus(
+            data.missing_clauses.length + " clauses still need a verdict",
+            true,
+          );
+          return;
+        }
+        setStatus(errorText(data), true);
+      })
+      .catch(() => setStatus("Offline: not submitted, try again", true));
+  }
+
+  function askToConfirm(blank) {
+    if (!confirmBox) return;
+    confirmBox.querySelector(".blank-count").textContent =
+      blank.length + " of " + cards.length + " clauses";
+    const list = confirmBox.querySelector(".blank-list");
+    list.replaceChildren(
+      ...blank.map((card) => {
+        const item = document.createElement("li");
+        item.textContent = card.dataset.key;
+        return item;
+      }),
+    );
+    openOverlay(confirmBox, document.getElementById("confirm-partial-submit"));
+  }
+
+  // ----- overlays -----------------------------------------------------------------------------
+  function openOverlay(element, focus) {
+    closeOverlays();
+    element.hidden = false;
+    if (focus) focus.focus();
+  }
+
+  function closeOverlays() {
+    overlays.forEach((element) => {
+      element.hidden = true;
+    });
+  }
+
+  function overlayOpen() {
+    return overlays.some((element) => !element.hidden);
+  }
+
   function toggleOverlay(show) {
-    overlay.hidden = show === undefined ? !overlay.hidden : !show;
-    if (!overlay.hidden) document.getElementById("shortcuts-close").focus();
+    const open = show === undefined ? overlay.hidden : show;
+    if (open) openOverlay(overlay, document.getElementById("shortcuts-close"));
+    else overlay.hidden = true;
   }
   document.getElementById("shortcuts-close").addEventListener("click", () => toggleOverlay(false));
+  overlays.forEach((element) =>
+    element.querySelectorAll("[data-close]").forEach((close) =>
+      close.addEventListener("click", () => {
+        element.hidden = true;
+        const card = activeCard();
+        if (card) card.focus({ preventScroll: true });
+      }),
+    ),
+  );
 
+  const submitForm = document.getElementById("submit-form");
+  if (submitForm) {
+    submitForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      submitItem();
+    });
+  }
+  document.getElementById("confirm-partial-submit")?.addEventListener("click", () => {
+    closeOverlays();
+    sendSubmit();
+  });
+  document.getElementById("mark-rest")?.addEventListener("click", markRestNotApplicable);
+  document.getElementById("next-submit")?.addEventListener("click", submitItem);
+  document.getElementById("next-skip")?.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const reason = event.target.querySelector('input[name="reason"]').value;
+    const skipForm = document.getElementById("skip-form");
+    skipForm.querySelector('input[name="reason"]').value = reason;
+    flushAll().then(() => skipForm.submit());
+  });
+
+  // "n": the next item. An item still in progress is not left silently: submit or skip it first.
+  function nextItem() {
+    if (config.inProgress && nextPrompt) {
+      openOverlay(nextPrompt, document.getElementById("next-submit"));
+      return;
+    }
+    flushAll().then(() => {
+      (document.getElementById("next-form") || document.getElementById("claim-form")).submit();
+    });
+  }
+
+  // ----- cross-references ---------------------------------------------------------------------
+  // A reference to a clause in scope goes to its card on this page; any other opens the clause
+  // in the spec, in a new tab, so unsaved work here is never navigated away from.
+  function showCard(card) {
+    if (card.hidden && search) {
+      search.value = "";
+      search.dispatchEvent(new Event("input"));
+    }
+    setActive(card);
+  }
+
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest && event.target.closest('a[href^="#clause-"]');
+    if (!link) return;
+    const card = document.getElementById(link.getAttribute("href").slice(1));
+    if (!card || !card.classList.contains("clause-card")) return;
+    event.preventDefault();
+    showCard(card);
+  });
+  for (const link of document.querySelectorAll(".clause-card .prose a[href]")) {
+    if (!link.getAttribute("href").startsWith("#")) {
+      link.target = "_blank";
+      link.rel = "noopener noreferrer";
+    }
+  }
+
+  // ----- keyboard -----------------------------------------------------------------------------
   document.addEventListener("keydown", (event) => {
     const target = event.target;
     const inField = target.matches && target.matches("input, textarea, select");
     if ((event.ctrlKey || event.metaKey || event.shiftKey) && event.key === "Enter") {
-      if (target.matches && target.matches("#skip-form input")) return;
+      if (target.matches && target.matches("#skip-form input, #next-skip input")) return;
       event.preventDefault();
       submitItem();
       return;
     }
     if (event.key === "Escape") {
-      if (!overlay.hidden) toggleOverlay(false);
-      else if (inField) {
+      if (overlayOpen()) {
+        closeOverlays();
+        const card = activeCard();
+        if (card) card.focus({ preventScroll: true });
+      } else if (inField) {
         target.blur();
         const card = activeCard();
         if (card) card.focus({ preventScroll: true });
@@ -437,7 +755,7 @@
       toggleOverlay();
       return;
     }
-    if (!overlay.hidden) return;
+    if (overlayOpen()) return;
     if (/^[1-9]$/.test(event.key)) {
       event.preventDefault();
       if (active < 0) move(0);
@@ -471,10 +789,13 @@
       case "h":
         addSpanFromSelection();
         break;
+      case "a":
+        // Only while the page lists missing verdicts: one key must never label silently.
+        if (!missingBox || missingBox.hidden) return;
+        markRestNotApplicable();
+        break;
       case "n":
-        flushAll().then(() => {
-          (document.getElementById("next-form") || document.getElementById("claim-form")).submit();
-        });
+        nextItem();
         break;
       default:
         return;

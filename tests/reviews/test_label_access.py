@@ -116,3 +116,35 @@ def test_a_member_changes_only_their_own_labels(personas, labeled) -> None:
     with pytest.raises(Http404):
         access.own_label(_membership(personas, personas.reviewer), theirs.pk)
     assert access.own_label(_membership(personas, personas.second_reviewer), theirs.pk) == theirs
+
+
+@pytest.mark.parametrize("blind", [True, False])
+def test_the_labeling_pages_plain_read_shows_exactly_what_visible_to_allows(
+    personas, labeled, blind
+) -> None:
+    """The page decides blind visibility in Python for the one item it shows (a plain index
+    read, issue 9's speed item); it must agree with the SQL rule for every role and state."""
+    campaign, mine = labeled
+    campaign.blind = blind
+    campaign.save(update_fields=["blind"])
+    item = access.item_in_workspace(personas.workspace, mine.item_id)
+    for user in (
+        personas.reviewer,  # in progress
+        personas.second_reviewer,  # submitted
+        personas.adjudicator,  # no assignment
+        personas.owner,
+        personas.viewer,
+    ):
+        membership = _membership(personas, user)
+        assignment = access.own_assignment(item, membership)
+        page_read = set(
+            access.labels_on_item(membership, item, assignment).values_list("pk", flat=True)
+        )
+        rule = set(
+            Label.objects.visible_to(membership).filter(item=item).values_list("pk", flat=True)
+        )
+        assert page_read == rule, (user.email, blind)
+    # Somebody's own page mid-item reads their own labels only, with no per-row subquery.
+    membership = _membership(personas, personas.reviewer)
+    sql = str(access.labels_on_item(membership, item, mine).query)
+    assert "EXISTS" not in sql and "JOIN" not in sql

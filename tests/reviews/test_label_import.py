@@ -9,7 +9,15 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from clausebook.models import Membership, User
-from reviews.models import Assignment, Item, ItemState, Label, LabelRevision, Outcome
+from reviews.models import (
+    Assignment,
+    CampaignReviewer,
+    Item,
+    ItemState,
+    Label,
+    LabelRevision,
+    Outcome,
+)
 from tests.reviews.factories import make_campaign, make_transcript
 
 
@@ -45,21 +53,22 @@ def _run(tmp_path, campaign, text: str, suffix: str = ".csv", *extra: str):  # t
 
 
 @pytest.mark.django_db
-def test_the_cli_imports_labels_and_creates_what_they_need(personas, campaign, tmp_path) -> None:
+def test_the_cli_imports_labels_of_members_and_creates_the_items_they_need(
+    personas, campaign, tmp_path
+) -> None:
     csv_text = (
         "external_id,clause_key,reviewer,verdict,rationale\n"
         "t-in,clause_1,reviewer@policy.test,complies,ok\n"
-        "t-in,clause_1,new.person@example.org,complies,agree\n"
+        "t-in,clause_1,Second-Reviewer@policy.test,complies,agree\n"
         "t-new,clause_2,reviewer@policy.test,violates,bad\n"
     )
+    users, memberships = User.objects.count(), Membership.objects.count()
     code, out, _ = _run(tmp_path, campaign, csv_text, ".csv", "--json")
     assert code == 0
     summary = json.loads(out)
     assert (summary["created"], summary["duplicates"], summary["rejected"]) == (3, 0, 0)
-    assert summary["users_created"] == ["new.person@example.org"]
-    newcomer = User.objects.get(email="new.person@example.org")
-    assert not newcomer.is_active and not newcomer.has_usable_password()
-    assert Membership.objects.filter(user=newcomer, workspace=personas.workspace).exists()
+    assert summary["items_created"] == 1
+    assert (User.objects.count(), Membership.objects.count()) == (users, memberships)
     assert Item.objects.filter(campaign=campaign).count() == 2
     assert Label.objects.filter(status="submitted").count() == 3
     assert Assignment.objects.filter(status="submitted", campaign=campaign).count() == 3
@@ -168,3 +177,134 @@ def test_an_import_that_would_overwrite_work_changes_nothing(personas, campaign,
     code, _, err = _run(tmp_path, campaign, clash)
     assert code == 1 and "a different label by this reviewer already exists" in err
     assert list(Label.objects.values_list("clause__key", "verdict")) == [("clause_1", "complies")]
+
+
+# --------------------------------------------------------------------------------------------------
+# Membership is an admin's decision (issue 9): an import adds no one and reveals no accounts
+# --------------------------------------------------------------------------------------------------
+
+STRANGER = "nobody@nowhere.test"  # no account anywhere
+
+
+def _row(reviewer: str, clause_key: str = "clause_1") -> dict[str, str]:
+    return {
+        "external_id": "t-in",
+        "clause_key": clause_key,
+        "reviewer": reviewer,
+        "verdict": "complies",
+    }
+
+
+def _import_url(personas, campaign) -> str:  # type: ignore[no-untyped-def]
+    return f"/api/v1/workspaces/{personas.workspace.slug}/campaigns/{campaign.pk}/labels/import/"
+
+
+def _nothing_outside_changed(personas, users_before: int) -> None:  # type: ignore[no-untyped-def]
+    assert User.objects.count() == users_before
+    assert not User.objects.filter(email=STRANGER).exists()
+    assert not Membership.objects.filter(
+        workspace=personas.workspace, user=personas.outsider
+    ).exists()
+    assert not CampaignReviewer.objects.filter(user=personas.outsider).exists()
+
+
+@pytest.mark.django_db
+def test_the_api_refuses_a_stranger_and_another_workspaces_admin_with_the_same_answer(
+    personas, campaign
+) -> None:
+    editor = personas.client_for(personas.editor)
+    users = User.objects.count()
+    answers = {}
+    for email in (STRANGER, personas.outsider.email):
+        response = editor.post(
+            _import_url(personas, campaign),
+            {"rows": [_row(email)]},
+            content_type="application/json",
+        )
+        assert response.status_code == 400, response.content
+        answers[email] = response.content.decode().replace(email, "<email>")
+    assert answers[STRANGER] == answers[personas.outsider.email]
+    body = json.loads(answers[STRANGER])
+    assert body["errors"] == [
+        {
+            "line": 1,
+            "field": "reviewer",
+            "message": "reviewer <email> is not a member of this workspace; an admin adds "
+            "members (label import adds none)",
+        }
+    ]
+    assert "users_created" not in body and "memberships_created" not in body
+    assert not Label.objects.exists()
+    _nothing_outside_changed(personas, users)
+    # The outsider still cannot read the workspace.
+    outsider = personas.client_for(personas.outsider)
+    assert outsider.get(f"/api/v1/workspaces/{personas.workspace.slug}/members/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_valid_rows_imports_the_members_rows_and_names_the_others(personas, campaign) -> None:
+    users = User.objects.count()
+    response = personas.client_for(personas.editor).post(
+        _import_url(personas, campaign),
+        {
+            "rows": [
+                _row(personas.reviewer.email),
+                _row(personas.outsider.email, "clause_2"),
+                _row(STRANGER, "clause_3"),
+                _row(personas.viewer.email, "clause_2"),
+            ],
+            "valid_rows": True,
+        },
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["created"], body["rejected"], body["applied"]) == (1, 3, True)
+    assert [(e["line"], e["field"]) for e in body["errors"]] == [
+        (2, "reviewer"),
+        (3, "reviewer"),
+        (4, "reviewer"),
+    ]
+    assert personas.outsider.email in body["errors"][0]["message"]
+    assert STRANGER in body["errors"][1]["message"]
+    assert "viewer" in body["errors"][2]["message"]
+    assert list(Label.objects.values_list("reviewer__email", flat=True)) == [
+        personas.reviewer.email
+    ]
+    _nothing_outside_changed(personas, users)
+
+
+@pytest.mark.django_db
+def test_the_cli_refuses_a_stranger_and_another_workspaces_admin_with_the_same_answer(
+    personas, campaign, tmp_path
+) -> None:
+    users = User.objects.count()
+    answers = []
+    for email in (STRANGER, personas.outsider.email):
+        text = f"external_id,clause_key,reviewer,verdict\nt-in,clause_1,{email},complies\n"
+        code, out, err = _run(tmp_path, campaign, text)
+        assert code == 1
+        answers.append((out + err).replace(email, "<email>"))
+    assert answers[0] == answers[1]
+    assert "labels.csv:2 reviewer: reviewer <email> is not a member of this workspace" in answers[0]
+    assert "users" not in answers[0] and "memberships" not in answers[0]
+    code, out, _ = _run(
+        tmp_path,
+        campaign,
+        f"external_id,clause_key,reviewer,verdict\nt-in,clause_1,{STRANGER},complies\n",
+        ".csv",
+        "--json",
+    )
+    assert code == 1
+    assert set(json.loads(out)) == {
+        "created",
+        "duplicates",
+        "rejected",
+        "errors",
+        "items_created",
+        "applied",
+        "file",
+        "campaign",
+    }
+    assert not Label.objects.exists()
+    _nothing_outside_changed(personas, users)

@@ -319,7 +319,8 @@ def test_saving_with_submit_saves_and_submits_in_one_request(personas, claimed) 
     url = _save_url(personas, campaign, assignment.item_id)
     partial = _post(client, url, {"clause": clauses[0].key, "verdict": "complies"}, submit=True)
     assert partial.status_code == 400
-    assert "every clause" in partial.json()["non_field_errors"][0]
+    assert "every clause" in partial.json()["submit"][0]
+    assert partial.json()["missing_clauses"] == [c.key for c in clauses[1:]]
     assert not Label.objects.exists()  # a refused submit writes nothing
     response = _post(
         client, url, *({"clause": c.key, "verdict": "complies"} for c in clauses), submit=True
@@ -327,7 +328,12 @@ def test_saving_with_submit_saves_and_submits_in_one_request(personas, claimed) 
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["assignment"] == {"id": assignment.pk, "status": "submitted"}
-    assert body["item"] == {"id": assignment.item_id, "state": "open"}
+    assert body["item"] == {
+        "id": assignment.item_id,
+        "state": "open",
+        "transcript": assignment.item.transcript_id,
+        "campaign": campaign.pk,
+    }
     assert [label["status"] for label in body["labels"]] == ["submitted"] * len(clauses)
     assert [label["revision"] for label in body["labels"]] == [2] * len(clauses)
     assert set(Label.objects.values_list("status", flat=True)) == {"submitted"}

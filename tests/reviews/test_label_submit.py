@@ -89,8 +89,9 @@ def test_a_campaign_that_requires_every_clause_refuses_a_partial_submission(
         reviewer=personas.reviewer,
         data=LabelInput(clause=first.pk, verdict="complies"),
     )
-    with pytest.raises(ValidationError, match=f"every clause; missing: {second.key}"):
+    with pytest.raises(ValidationError, match=f"every clause; 1 missing: {second.key}") as refused:
         assignment_submit(assignment=assignment, reviewer=personas.reviewer)
+    assert refused.value.message_dict["missing_clauses"] == [second.key]
     set_campaign_rule(campaign, require_every_clause=False)
     assignment_submit(assignment=assignment, reviewer=personas.reviewer)
     assert Assignment.objects.get(pk=assignment.pk).status == Assignment.Status.SUBMITTED
@@ -149,3 +150,83 @@ def test_submit_through_the_page_moves_to_the_next_item(personas) -> None:
     next_item = int(response["Location"].rstrip("/").split("/")[-1])
     assert next_item != item_id
     assert Assignment.objects.get(item_id=item_id).status == Assignment.Status.SUBMITTED
+
+
+def _submit_api(personas, campaign, item_id: int, *labels: dict):  # type: ignore[no-untyped-def]
+    url = (
+        f"/api/v1/workspaces/{personas.workspace.slug}/campaigns/{campaign.pk}/items/"
+        f"{item_id}/labels/"
+    )
+    return personas.client_for(personas.reviewer).post(
+        url, {"labels": list(labels), "submit": True}, content_type="application/json"
+    )
+
+
+@pytest.mark.django_db
+def test_a_submit_with_clauses_blank_is_a_400_that_names_every_one_of_them(personas) -> None:
+    campaign = make_campaign(
+        personas.workspace,
+        created_by=personas.adjudicator,
+        reviewers=[personas.reviewer],
+        transcripts=1,
+        clause_count=12,
+        k=1,
+    )
+    assignment = item_claim_next(campaign=campaign, reviewer=personas.reviewer)
+    response = _submit_api(
+        personas, campaign, assignment.item_id, {"clause": "clause_1", "verdict": "complies"}
+    )
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["missing_clauses"] == [f"clause_{n}" for n in range(2, 13)]
+    assert body["submit"] == [
+        "This campaign needs a verdict on every clause; 11 missing: clause_2, clause_3, "
+        "clause_4, clause_5, clause_6, clause_7, clause_8, clause_9, clause_10, clause_11 "
+        "and 1 more."
+    ]
+    assert Assignment.objects.get(pk=assignment.pk).status == Assignment.Status.ACTIVE
+    assert not Label.objects.exists()  # the refused submit wrote nothing, not even the label
+
+
+@pytest.mark.django_db
+def test_the_page_form_asks_to_confirm_a_partial_submit_where_the_campaign_allows_one(
+    personas, campaign
+) -> None:
+    set_campaign_rule(campaign, require_every_clause=False)
+    assignment = item_claim_next(campaign=campaign, reviewer=personas.reviewer)
+    first, second = [cc.clause for cc in campaign.campaign_clauses.order_by("position")]
+    label_save(
+        assignment=assignment,
+        reviewer=personas.reviewer,
+        data=LabelInput(clause=first.pk, verdict="complies"),
+    )
+    client = personas.client_for(personas.reviewer)
+    page = f"/w/{personas.workspace.slug}/campaigns/{campaign.pk}/items/{assignment.item_id}/"
+    asked = client.post(page + "submit/", follow=True)
+    assert asked.redirect_chain[-1][0] == page + "?confirm=partial"
+    html = asked.content.decode()
+    assert f"1 clause has no verdict: {second.key}. Submit again to confirm" in html
+    assert 'name="confirm_partial" value="1"' in html
+    assert Assignment.objects.get(pk=assignment.pk).status == Assignment.Status.ACTIVE
+    client.post(page + "submit/", {"confirm_partial": "1"})
+    assert Assignment.objects.get(pk=assignment.pk).status == Assignment.Status.SUBMITTED
+
+
+@pytest.mark.django_db
+def test_the_page_form_names_the_missing_clauses_when_every_clause_is_required(
+    personas, campaign
+) -> None:
+    assignment = item_claim_next(campaign=campaign, reviewer=personas.reviewer)
+    first, second = [cc.clause for cc in campaign.campaign_clauses.order_by("position")]
+    label_save(
+        assignment=assignment,
+        reviewer=personas.reviewer,
+        data=LabelInput(clause=first.pk, verdict="complies"),
+    )
+    client = personas.client_for(personas.reviewer)
+    page = f"/w/{personas.workspace.slug}/campaigns/{campaign.pk}/items/{assignment.item_id}/"
+    refused = client.post(page + "submit/", {"confirm_partial": "1"}, follow=True)
+    html = refused.content.decode()
+    assert f"This campaign needs a verdict on every clause; 1 missing: {second.key}." in html
+    assert "missing_clauses" not in html
+    assert Assignment.objects.get(pk=assignment.pk).status == Assignment.Status.ACTIVE

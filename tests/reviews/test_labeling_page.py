@@ -54,15 +54,16 @@ def test_the_page_query_count_does_not_grow_with_transcript_length_or_scope(
     )
     assignment = item_claim_next(campaign=campaign, reviewer=personas.reviewer)
     client = personas.client_for(personas.reviewer)
-    # The first view of a campaign reads the clauses' examples (one query, whatever their
-    # number) to render the clause cards, which are then cached for the process.
-    with django_assert_num_queries(large + 1):
+    # The first view of a campaign reads the clauses' examples and the version's clause titles
+    # (for cross-references; one query each, whatever their number) to render the clause
+    # cards, which are then cached for the process.
+    with django_assert_num_queries(large + 2):
         assert client.get(_page(personas, campaign, assignment.item_id)).status_code == 200
     with django_assert_num_queries(large):
         assert client.get(_page(personas, campaign, assignment.item_id)).status_code == 200
     # The card cache is the platform's bounded one, so emptying every cache reaches it too.
     caching.clear_all()
-    with django_assert_num_queries(large + 1):
+    with django_assert_num_queries(large + 2):
         assert client.get(_page(personas, campaign, assignment.item_id)).status_code == 200
 
 
@@ -311,3 +312,153 @@ def test_campaign_detail_shows_progress_per_reviewer(personas, django_assert_num
     item_claim_next(campaign=campaign, reviewer=personas.second_reviewer)
     with django_assert_num_queries(len(queries)):
         client.get(url)
+
+
+@pytest.mark.django_db
+def test_a_reviewers_own_page_costs_seven_plain_queries(personas) -> None:
+    """Pinned (issue 9, speed): session, user, membership, the reviewer's assignment with its
+    item, campaign and transcript (one query), the clauses in scope, the reviewer's own labels,
+    the navigation's workspaces. Blind visibility for the one item is decided from what is loaded, so the label
+    read is a plain index read on (item, reviewer): no EXISTS per row, no join."""
+    campaign = make_campaign(
+        personas.workspace,
+        created_by=personas.adjudicator,
+        reviewers=[personas.reviewer, personas.second_reviewer],
+        transcripts=1,
+        clause_count=12,
+    )
+    theirs = item_claim_next(campaign=campaign, reviewer=personas.second_reviewer)
+    clause_ids = [cc.clause_id for cc in campaign.campaign_clauses.order_by("position")]
+    labels_save(
+        assignment=theirs,
+        reviewer=personas.second_reviewer,
+        labels=[LabelInput(clause=pk, verdict="complies") for pk in clause_ids],
+        submit=True,
+    )
+    assignment = item_claim_next(campaign=campaign, reviewer=personas.reviewer)
+    label_save(
+        assignment=assignment,
+        reviewer=personas.reviewer,
+        data=LabelInput(clause=clause_ids[0], verdict="violates"),
+    )
+    client = personas.client_for(personas.reviewer)
+    url = _page(personas, campaign, assignment.item_id)
+    assert client.get(url).status_code == 200  # renders and caches the clause cards
+    with CaptureQueriesContext(connection) as queries:
+        html = client.get(url).content.decode()
+    assert len(queries) == 7, "\n".join(q["sql"] for q in queries.captured_queries)
+    [label_read] = [q["sql"] for q in queries if 'FROM "reviews_label"' in q["sql"]]
+    assert "EXISTS" not in label_read and "JOIN" not in label_read
+    # Blind: the other reviewer's submitted verdicts are not on the page.
+    assert html.count('value="complies" checked') == 0
+    assert 'value="violates" checked' in html
+
+
+def _version_with_cross_references(workspace):  # type: ignore[no-untyped-def]
+    """A published version whose first clause refers to a clause in a campaign's scope, to one
+    outside it, to a key the version lacks, and to an eval footnote with its prompt."""
+    from django.utils import timezone
+
+    from specs.models import Clause, EvalPrompt, Spec, SpecVersion, VersionStatus
+
+    spec, _ = Spec.objects.get_or_create(
+        workspace=workspace, slug="model-spec", defaults={"title": "Model Spec"}
+    )
+    version = SpecVersion.objects.create(spec=spec, label="2025-12-18")
+    bodies = {
+        "alpha": "Follow [?](#beta), mind [?](#gamma) and [the lost one](#nowhere).[^ab12]",
+        "beta": "Be honest.",
+        "gamma": "Respect privacy.",
+    }
+    clauses = {}
+    for position, (key, body) in enumerate(bodies.items()):
+        clauses[key] = Clause.objects.create(
+            version=version,
+            key=key,
+            title=key.capitalize(),
+            level=1,
+            position=position,
+            authority="user",
+            body=body,
+        )
+    EvalPrompt.objects.create(
+        clause=clauses["alpha"],
+        footnote_id="ab12",
+        title="Probe",
+        messages=[{"role": "user", "content": "Hello"}],
+    )
+    version.status = VersionStatus.PUBLISHED
+    version.published_at = timezone.now()
+    version.save()
+    return version
+
+
+@pytest.mark.django_db
+def test_cross_references_in_clause_cards_lead_to_a_card_or_the_clause_in_the_spec(
+    personas,
+) -> None:
+    import re
+
+    from reviews.selectors.campaigns import ScopeChoice, TranscriptChoice
+    from reviews.services.campaigns import campaign_create
+
+    version = _version_with_cross_references(personas.workspace)
+    transcript = make_transcript(personas.workspace)
+    campaign = campaign_create(
+        workspace=personas.workspace,
+        actor=personas.adjudicator,
+        title="Scoped",
+        spec_version=version,
+        scope=ScopeChoice(mode="list", keys=["alpha", "beta"]),
+        transcripts=TranscriptChoice(source="ids", ids=[transcript.pk]),
+        reviewers=[personas.reviewer],
+        reviewers_per_item=1,
+        open_now=True,
+    )
+    assignment = item_claim_next(campaign=campaign, reviewer=personas.reviewer)
+    client = personas.client_for(personas.reviewer)
+    html = client.get(_page(personas, campaign, assignment.item_id)).content.decode()
+    card = html[html.index('id="clause-alpha"') : html.index('id="clause-beta"')]
+    hrefs = re.findall(r'<a [^>]*href="([^"]+)"', card)
+    spec = f"/w/{personas.workspace.slug}/specs/model-spec/v/2025-12-18/c/"
+    assert hrefs == [
+        "#clause-beta",  # in scope: its card on this page
+        spec + "gamma/",  # out of scope: the clause's page in the spec
+        spec + "alpha/",  # a key the version lacks: the citing clause's own page
+        spec + "alpha/#eval-prompts-ab12",  # the footnote: its prompts on the clause's page
+    ]
+    for href in hrefs:
+        path, _, fragment = href.partition("#")
+        target = html if not path else client.get(path).content.decode()
+        if path:
+            assert client.get(path).status_code == 200, href
+        if fragment:
+            assert f'id="{fragment}"' in target, href
+
+
+@pytest.mark.django_db
+def test_the_page_says_which_item_of_how_many_and_how_many_clauses_are_done(personas) -> None:
+    campaign = make_campaign(
+        personas.workspace,
+        created_by=personas.adjudicator,
+        reviewers=[personas.reviewer],
+        transcripts=3,
+        clause_count=12,
+        k=1,
+    )
+    first = item_claim_next(campaign=campaign, reviewer=personas.reviewer)
+    clause_ids = [cc.clause_id for cc in campaign.campaign_clauses.order_by("position")]
+    labels_save(
+        assignment=first,
+        reviewer=personas.reviewer,
+        labels=[LabelInput(clause=pk, verdict="complies") for pk in clause_ids[:3]]
+        + [LabelInput(clause=clause_ids[3], rationale="Thinking about it")],
+    )
+    html = (
+        personas.client_for(personas.reviewer)
+        .get(_page(personas, campaign, first.item_id))
+        .content.decode()
+    )
+    position = first.item.position + 1
+    assert f'data-testid="item-position">Item {position} of 3</strong>' in html
+    assert '<span id="done-count">3</span> of 12' in html

@@ -59,11 +59,15 @@ class LabelInput:
 
 class LabelConflict(Exception):
     """A save on a stale revision (or racing a first save). ``conflicts`` lists each clause whose
-    label changed since the client loaded it, with the label as it is now (None: no label)."""
+    label changed since the client loaded it, with the label as it is now (None: no label);
+    ``keys`` maps each of those clause ids to its key."""
 
-    def __init__(self, conflicts: list[tuple[int, Label | None]]) -> None:
+    def __init__(
+        self, conflicts: list[tuple[int, Label | None]], keys: dict[int, str] | None = None
+    ) -> None:
         super().__init__("This label changed since you loaded it.")
         self.conflicts = conflicts
+        self.keys = keys or {}
 
     @property
     def current(self) -> Label | None:

@@ -101,9 +101,7 @@ def labels_import(
     clauses = dict(
         CampaignClause.objects.filter(campaign=campaign).values_list("clause__key", "clause_id")
     )
-    reviewers = _workspace_members(
-        workspace, {row.reviewer_email.strip().lower() for row in rows}
-    )
+    reviewers = _workspace_members(workspace, {row.reviewer_email.strip().lower() for row in rows})
     transcripts = dict(
         Transcript.objects.filter(
             workspace=workspace, external_id__in={row.external_id for row in rows}

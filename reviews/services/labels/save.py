@@ -99,6 +99,7 @@ def labels_save(
     if len(labels) > MAX_LABELS_PER_REQUEST:
         raise ValidationError({"labels": f"At most {MAX_LABELS_PER_REQUEST} labels per request."})
     conflicts: list[tuple[int, Label | None, LabelInput]] = []
+    stale_keys: dict[int, str] = {}
     try:
         with transaction.atomic():
             locked = lock_assignment(assignment=assignment, reviewer=reviewer)
@@ -108,7 +109,7 @@ def labels_save(
                 raise ValidationError(
                     f"This item was {locked.get_status_display().lower()}; its labels are frozen."
                 )
-            saved, changed = _write_all(locked, reviewer, labels, conflicts)
+            saved, changed = _write_all(locked, reviewer, labels, conflicts, stale_keys)
             if conflicts:
                 raise _Refused
             if submit:
@@ -120,7 +121,9 @@ def labels_save(
     except _Refused:
         with transaction.atomic():
             audit.record_many([_conflict_event(campaign, reviewer, *entry) for entry in conflicts])
-        raise LabelConflict([(clause_id, current) for clause_id, current, _ in conflicts]) from None
+        raise LabelConflict(
+            [(clause_id, current) for clause_id, current, _ in conflicts], keys=stale_keys
+        ) from None
     return LabelsSaved(assignment=locked, labels=saved, item_state=item.state)
 
 
@@ -134,8 +137,10 @@ def _write_all(
     reviewer: User,
     inputs: Sequence[LabelInput],
     conflicts: list[tuple[int, Label | None, LabelInput]],
+    stale_keys: dict[int, str],
 ) -> tuple[list[Label], set[int]]:
-    """Write each label (or note its conflict); return the labels and the clauses changed."""
+    """Write each label (or note its conflict, and its clause key in ``stale_keys``); return
+    the labels and the clauses changed."""
     if not inputs:
         return [], set()
     item, campaign = assignment.item, assignment.item.campaign
@@ -200,7 +205,9 @@ def _write_all(
         history.append(history_row(label, kind=kind, actor=reviewer, before=before, when=now))
         events.append(_save_event(campaign, reviewer, label, before))
         saved.append(label)
-    if not conflicts:
+    if conflicts:
+        stale_keys.update({clause.pk: clause.key for clause in clauses.values()})
+    else:
         record_history(history)
         audit.record_many(events)
     return saved, changed

@@ -4,7 +4,7 @@ Contract
 --------
 * Only the assignment's reviewer submits, only while it is in progress and the campaign open.
 * At least one verdict; with ``Campaign.require_every_clause`` (the default), a verdict on every
-  clause in scope. A draft with a rationale or spans but no verdict blocks submission, so no
+  clause in scope, else a 400 whose ``missing_clauses`` lists every key without one. A draft with a rationale or spans but no verdict blocks submission, so no
   written work disappears; drafts with nothing written are dropped.
 * The labels become submitted (each with its history row, kind ``submit``), the item counts one
   more submission, and its outcomes are re-evaluated (``reviews.outcomes``).
@@ -24,8 +24,11 @@ from reviews.outcomes import outcomes_refresh
 from reviews.services.labels.core import history_row, lock_assignment, record_history, require_open
 from specs.models import Clause
 
-#: Clause keys named, at most, when a submit misses verdicts.
+#: Clause keys named in words, at most, when a submit misses verdicts (all are listed under
+#: ``MISSING``).
 _MISSING_SHOWN = 10
+#: The field of a refused submit's error that lists every clause key still without a verdict.
+MISSING = "missing_clauses"
 
 
 @transaction.atomic
@@ -64,13 +67,23 @@ def submit_locked(*, assignment: Assignment, reviewer: User) -> None:
             CampaignClause.objects.filter(campaign=campaign)
             .exclude(clause_id__in=[label.clause_id for label in with_verdict])
             .order_by("position")
-            .values_list("clause__key", flat=True)[: _MISSING_SHOWN + 1]
+            .values_list("clause__key", flat=True)
         )
         if missing:
-            more = "…" if len(missing) > _MISSING_SHOWN else ""
+            more = (
+                f" and {len(missing) - _MISSING_SHOWN} more"
+                if len(missing) > _MISSING_SHOWN
+                else ""
+            )
+            # Words for people, and every key under MISSING for the page and for scripts.
             raise ValidationError(
-                "This campaign needs a verdict on every clause; missing: "
-                f"{', '.join(missing[:_MISSING_SHOWN])}{more}."
+                {
+                    "submit": [
+                        f"This campaign needs a verdict on every clause; {len(missing)} "
+                        f"missing: {', '.join(missing[:_MISSING_SHOWN])}{more}."
+                    ],
+                    MISSING: missing,
+                }
             )
     now = timezone.now()
     Label.objects.filter(assignment=assignment, verdict="").delete()
