@@ -518,9 +518,9 @@ CLAIMABLE_BY_REVIEWER_SQL = """
         WHERE a.item_id = reviews_item.id AND a.reviewer_id = %(reviewer)s
     )
 """
-#: Counting stops here per campaign: the count walks the partial index of items with open
+#: Counting stops here per campaign ("1,000+"): the count walks the partial index of items with open
 #: slots, so a cap keeps a million-item campaign's dashboard as fast as a small one's.
-CLAIMABLE_COUNT_CAP = 10_000
+CLAIMABLE_COUNT_CAP = 1_000
 _CLAIMABLE_COUNTS_SQL = f"""
     SELECT c.id, (
         SELECT count(*) FROM (
@@ -556,6 +556,10 @@ class QueueEntry:
     released: int = 0
     #: Items the reviewer could still claim (``claimable_counts``; 0 unless the campaign is open).
     to_claim: int = 0
+
+    @property
+    def to_claim_capped(self) -> bool:
+        return self.to_claim >= CLAIMABLE_COUNT_CAP
 
     @property
     def claimable(self) -> bool:
