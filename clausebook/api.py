@@ -25,7 +25,7 @@ class WorkspaceOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Workspace
-        fields = ["slug", "name", "description", "created_at", "role"]
+        fields = ["id", "slug", "name", "description", "created_at", "role"]
 
     def get_role(self, workspace: Workspace) -> str:
         roles = self.context.get("roles", {})
@@ -75,8 +75,10 @@ class MemberOutput(serializers.ModelSerializer):
 
 
 class MemberListView(WorkspaceAPIMixin, generics.ListAPIView):
+    """Every member with their user's id and email (what scripts seat on campaigns)."""
+
     serializer_class = MemberOutput
-    read_role = Role.VIEWER
+    read_permission = "members.read"
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return selectors.members_of(self.workspace)
@@ -87,7 +89,8 @@ class MemberRoleInput(serializers.Serializer):
 
 
 class MemberDetailView(WorkspaceAPIMixin, APIView):
-    write_role = Role.ADMIN
+    read_permission = "members.read"
+    write_permission = "members.manage"
 
     @extend_schema(responses=MemberOutput, summary="One member")
     def get(self, request: Request, workspace: str, membership_id: int) -> Response:

@@ -9,6 +9,9 @@ API views do not translate exceptions: they let services raise, and this handler
 * ``ProtectedError`` (a delete refused by a PROTECT key) → 409, ``{"detail": "... referenced by
   ..."}``
 * ``RequestDataTooBig`` → 413, ``{"detail": "... the limit is N bytes."}``
+* a body the JSON parser refuses (syntax, encoding, nesting deeper than 254 levels) → 400,
+  ``{"detail": "Malformed JSON at line L, column C: ...", "line": L, "column": C}`` (``line``
+  and ``column`` when known; see ``clausebook.parsers``)
 * any other ``APIException`` → its own status, ``{"detail": "..."}`` (DRF's default)
 
 Validation errors (400) are always an object mapping a field name to a list of messages, the
@@ -33,6 +36,8 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
+
+from clausebook.parsers import MalformedBody
 
 
 class Conflict(exceptions.APIException):
@@ -91,6 +96,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             },
             status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
         )
+    if isinstance(exc, MalformedBody):
+        return Response(exc.body, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, ProtectedError):
         # People leave, evidence stays: a delete refused by a PROTECT foreign key is the
         # database keeping evidence, which the client should hear about, not a server error.

@@ -9,6 +9,9 @@ class ClausebookConfig(AppConfig):
     verbose_name = "Clausebook platform"
 
     def ready(self) -> None:
+        from clausebook import logfilters
+
+        logfilters.install()  # tokens in URLs stay out of the access logs
         # The filesystem broker needs its folders before anyone sends or consumes.
         for key in ("data_folder_in", "processed_folder", "control_folder"):
             folder = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}).get(key)

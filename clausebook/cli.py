@@ -27,7 +27,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, TextIO
 
 from django.core.management.base import CommandError, CommandParser
 
@@ -93,3 +94,44 @@ def actor_option(email: str) -> User | None:
     if not actor.is_active:
         raise CommandError(f"--as: {actor.email} is deactivated")
     return actor
+
+
+def add_new_user_arguments(parser: CommandParser) -> None:
+    """Declare ``--create-user`` and ``--password-file``. A password is never an argument
+    (argv shows in ``ps`` and shell history): it comes from that file, or from stdin."""
+    parser.add_argument(
+        "--create-user",
+        action="store_true",
+        help="Create the account if no user has this email. Its password is read from "
+        "--password-file, else from stdin (one line).",
+    )
+    parser.add_argument(
+        "--password-file",
+        metavar="PATH",
+        default="",
+        help="File whose first line is the new account's password (with --create-user).",
+    )
+
+
+def read_password(options: Mapping[str, Any], stdin: TextIO) -> str:
+    """The new account's password from ``--password-file`` or ``stdin``; ``CommandError`` when
+    there is none."""
+    if options.get("password_file"):
+        path = Path(options["password_file"])
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as error:
+            raise CommandError(f"--password-file: {path}: {error.strerror}") from error
+        source = f"--password-file: {path}"
+    else:
+        if stdin.isatty():
+            import getpass
+
+            text = getpass.getpass("Password for the new account: ")
+        else:
+            text = stdin.readline()
+        source = "stdin"
+    password = text.splitlines()[0] if text.strip() else ""
+    if not password:
+        raise CommandError(f"{source}: no password given for the new account")
+    return password

@@ -23,3 +23,10 @@ class ApiTokenForm(forms.Form):
     name = forms.CharField(
         max_length=80, help_text="What will use it, e.g. 'nightly import script'."
     )
+
+
+class RemoveMemberForm(forms.Form):
+    confirm = forms.BooleanField(
+        label="Yes, remove this member",
+        error_messages={"required": "Tick the box to confirm the removal."},
+    )

@@ -108,12 +108,19 @@ def _hash_secret(raw: str) -> str:
 
 
 class Invitation(models.Model):
-    """An email invitation to join a workspace with a role. The token is stored hashed."""
+    """An email invitation to join a workspace with a role.
+
+    The link's token is made by the task that sends the email (``services.invitation_send``)
+    and only its hash is stored, so the raw token is never in the database, the broker or a
+    session: it exists in that task's memory and in the email. ``link_base`` is the scheme,
+    host and port the link points to (the admin's request, or ``SITE_URL`` when set).
+    """
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="invitations")
     email = models.EmailField()
     role = models.PositiveSmallIntegerField(choices=Role.choices, default=Role.REVIEWER)
-    token_hash = models.CharField(max_length=64, unique=True)
+    token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    link_base = models.CharField(max_length=200, blank=True)
     invited_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )

@@ -33,7 +33,7 @@ from clausebook.models import Membership, Role
 @dataclass(frozen=True)
 class Right:
     role: Role
-    label: str  # completes "needed to ..." and the user guide's table: lower case, no period
+    label: str  # completes "It lets a member ..." (403s, the user guide): lower case, no period
 
 
 #: The map. Keep it grouped by app and ordered by role within each group; the user guide's
@@ -77,7 +77,9 @@ def right(permission: str) -> Right:
     try:
         return PERMISSIONS[permission]
     except KeyError:
-        raise KeyError(f"Unknown permission {permission!r}; see clausebook/permissions.py") from None
+        raise KeyError(
+            f"Unknown permission {permission!r}; see clausebook/permissions.py"
+        ) from None
 
 
 def role_for(permission: str) -> Role:
@@ -93,7 +95,9 @@ def can(membership: Membership | None, permission: str) -> bool:
 def refusal(permission: str) -> str:
     """The 403 message: what the right is and which role has it."""
     entry = right(permission)
-    return f"This needs the {entry.role.label.lower()} role or higher (to {entry.label})."
+    return (
+        f"This needs the {entry.role.label.lower()} role or higher. It lets a member {entry.label}."
+    )
 
 
 def require(membership: Membership, permission: str) -> None:

@@ -31,3 +31,20 @@ def recent_activity(workspace: Workspace, limit: int = 15) -> list[AuditEvent]:
         .select_related("actor")
         .order_by("-created_at")[:limit]
     )
+
+
+def invitation_by_id(invitation_id: int) -> Invitation | None:
+    return (
+        Invitation.objects.select_related("workspace", "invited_by")
+        .filter(pk=invitation_id)
+        .first()
+    )
+
+
+def invitation_by_token(raw_token: str) -> Invitation | None:
+    """The invitation an emailed link names (only the token's hash is stored)."""
+    return (
+        Invitation.objects.select_related("workspace")
+        .filter(token_hash=Invitation.hash_token(raw_token))
+        .first()
+    )

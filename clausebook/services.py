@@ -5,11 +5,15 @@ Each service is keyword-only, runs in one transaction and records an audit event
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -113,49 +117,117 @@ def membership_ensure(
     return membership
 
 
+@dataclass(frozen=True)
+class InvitationCreated:
+    invitation: Invitation
+    #: The pending invitation to the same address that this one replaced (now revoked).
+    replaced: Invitation | None
+
+
 @transaction.atomic
 def invitation_create(
-    *, workspace: Workspace, email: str, role: int, invited_by: User
-) -> tuple[Invitation, str]:
-    """Invite ``email``; returns the invitation and the raw token for the link (shown/sent once).
+    *, workspace: Workspace, email: str, role: int, invited_by: User, link_base: str
+) -> InvitationCreated:
+    """Invite ``email``, replacing a pending invitation to the same address (the caller says so).
 
-    A pending invitation for the same address is replaced, so resending is safe.
+    ``link_base`` is the scheme, host and port the emailed link points to (see
+    ``clausebook.links.link_base``). No token exists yet: the email task, which takes only the
+    invitation's id, makes it (``invitation_send``), so no raw secret is stored or queued.
     """
     email = email.strip().lower()
     if Membership.objects.filter(workspace=workspace, user__email__iexact=email).exists():
         raise ValidationError(f"{email} is already a member of this workspace.")
-    Invitation.objects.filter(
-        workspace=workspace, email__iexact=email, accepted_at__isnull=True, revoked_at__isnull=True
-    ).update(revoked_at=timezone.now())
-    raw, token_hash = Invitation.new_token()
+    pending = list(
+        Invitation.objects.select_for_update()
+        .filter(
+            workspace=workspace,
+            email__iexact=email,
+            accepted_at__isnull=True,
+            revoked_at__isnull=True,
+        )
+        .order_by("-created_at")
+    )
+    now = timezone.now()
+    if pending:
+        Invitation.objects.filter(pk__in=[old.pk for old in pending]).update(revoked_at=now)
     invitation = Invitation.objects.create(
         workspace=workspace,
         email=email,
         role=role,
-        token_hash=token_hash,
+        link_base=link_base.rstrip("/"),
         invited_by=invited_by,
-        expires_at=timezone.now() + INVITATION_TTL,
+        expires_at=now + INVITATION_TTL,
     )
+    replaced = pending[0] if pending else None
     audit.record(
         verb="invitation.create",
         actor=invited_by,
         workspace=workspace,
         target=invitation,
-        summary=f"{email} as {Role(role).label}",
+        summary=f"{email} as {Role(role).label}"
+        + (f" (replaces the invitation of {replaced.created_at:%Y-%m-%d})" if replaced else ""),
+        data={"replaced": replaced.pk} if replaced else {},
     )
     from clausebook.tasks import send_invitation_email
 
-    send_invitation_email.delay_on_commit(invitation.pk, raw)
-    return invitation, raw
+    send_invitation_email.delay_on_commit(invitation.pk)
+    return InvitationCreated(invitation=invitation, replaced=replaced)
 
 
 @transaction.atomic
-def invitation_accept(*, raw_token: str, user: User) -> Membership:
-    """Turn a pending invitation into a membership. The invitee's email must match."""
+def invitation_send(*, invitation_id: int) -> bool:
+    """Make the invitation's link and email it, once; False when there is nothing to send.
+
+    The raw token is made here, hashed into the row and written into the email, in one
+    transaction: it never reaches the broker, the database or a log. A redelivered task finds
+    ``sent_at`` set (or the row locked by the first delivery) and does nothing. If sending fails
+    the transaction rolls back, hash included, and the retry makes a new token.
+    """
+    invitation = (
+        Invitation.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("workspace", "invited_by")
+        .filter(
+            pk=invitation_id,
+            sent_at__isnull=True,
+            accepted_at__isnull=True,
+            revoked_at__isnull=True,
+        )
+        .first()
+    )
+    if invitation is None or not invitation.is_pending:
+        return False
+    raw, token_hash = Invitation.new_token()
+    base = invitation.link_base or settings.SITE_URL.rstrip("/")
+    link = base + reverse("invitation-accept", args=[raw])
+    inviter = invitation.invited_by.email if invitation.invited_by else "A workspace admin"
+    send_mail(
+        subject=f"You are invited to {invitation.workspace.name} on Clausebook",
+        message=(
+            f"{inviter} invited you to review model behaviour in {invitation.workspace.name} "
+            f"as {invitation.get_role_display().lower()}.\n\nAccept: {link}\n\n"
+            f"The link works once, for {invitation.email} only, and expires on "
+            f"{invitation.expires_at:%Y-%m-%d}."
+        ),
+        from_email=None,
+        recipient_list=[invitation.email],
+    )
+    invitation.token_hash = token_hash
+    invitation.sent_at = timezone.now()
+    invitation.save(update_fields=["token_hash", "sent_at"])
+    return True
+
+
+@transaction.atomic
+def invitation_accept(*, invitation_id: int, user: User) -> Membership:
+    """Turn a pending invitation into a membership. The invitee's email must match.
+
+    The caller has checked that this visitor opened the emailed link (``views.invitation_link``
+    remembers the invitation's id in the session, never its token).
+    """
     invitation = (
         Invitation.objects.select_for_update()
         .select_related("workspace")
-        .filter(token_hash=Invitation.hash_token(raw_token))
+        .filter(pk=invitation_id)
         .first()
     )
     if invitation is None or not invitation.is_pending:
@@ -200,6 +272,25 @@ def api_token_revoke(*, token: ApiToken, actor: User) -> None:
         audit.record(
             verb="api_token.revoke", actor=actor, workspace=None, target=token, summary=token.name
         )
+
+
+@transaction.atomic
+def user_create(*, email: str, password: str, actor: User | None) -> User:
+    """Create an account that can sign in at once (its address counts as verified: whoever
+    creates it, an operator at the command line, vouches for it). ``ValidationError`` for an
+    address already taken or a password the validators refuse."""
+    from allauth.account.models import EmailAddress
+    from django.contrib.auth.password_validation import validate_password
+
+    email = User.objects.normalize_email(email.strip()).lower()
+    if User.objects.filter(email__iexact=email).exists():
+        raise ValidationError({"email": f"{email} already has an account."})
+    candidate = User(email=email)
+    validate_password(password, user=candidate)  # raises ValidationError listing every problem
+    user = User.objects.create_user(email=email, password=password)
+    EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
+    audit.record(verb="user.create", actor=actor, workspace=None, target=user, summary=email)
+    return user
 
 
 @transaction.atomic

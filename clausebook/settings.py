@@ -6,6 +6,7 @@ variable is listed in ``docker/.env.example``. Readers fail loudly on bad values
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -48,23 +49,55 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 DEBUG = env_bool("DEBUG", False)
 
-_DEV_SECRET = "dev-only-insecure-key-never-use-in-production-0123456789abcdef"  # noqa: S105
-SECRET_KEY = env_str("SECRET_KEY", _DEV_SECRET if DEBUG else "")
-if not DEBUG and (
+# A local install is a checkout with a var/ folder (``make demo`` and ``make test`` make one);
+# CLAUSEBOOK_LOCAL_DIR points elsewhere, and an empty value says "never local". Production
+# images have no such folder, so there a missing SECRET_KEY stays fatal.
+_local_setting = os.environ.get("CLAUSEBOOK_LOCAL_DIR")
+if _local_setting is None:
+    LOCAL_DIR: Path | None = BASE_DIR / "var"
+else:
+    LOCAL_DIR = Path(_local_setting) if _local_setting else None
+IS_LOCAL_INSTALL = LOCAL_DIR is not None and LOCAL_DIR.is_dir()
+
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY and (IS_LOCAL_INSTALL or (DEBUG and LOCAL_DIR is not None)):
+    # Never a key in the source (anyone could forge sessions: Label Studio CVE-2023-43791):
+    # a random one, made once per checkout and kept in var/secret_key (mode 0600).
+    from clausebook.secretkey import local_secret_key
+
+    LOCAL_DIR.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
+    SECRET_KEY = local_secret_key(LOCAL_DIR)  # type: ignore[arg-type]
+elif not SECRET_KEY and DEBUG:
+    import secrets as _secrets
+
+    SECRET_KEY = _secrets.token_urlsafe(64)  # development without a local folder: per process
+# The development key releases up to 0a5a311 fell back on: public in the history, so refused.
+_PUBLISHED_KEYS = {"9da76b83b76134510f4be4b2f38aee1104237af0e30f651a327c7017c07a8623"}
+if not SECRET_KEY:
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be set to a random value of at least 50 characters: it is not set "
+        "and this is not a local install. Generate one with: "
+        'python -c "import secrets; print(secrets.token_urlsafe(64))". '
+        f"For a local install, run `make demo` once: it creates {LOCAL_DIR or BASE_DIR / 'var'}"
+        ", where Clausebook keeps a random key of its own (CLAUSEBOOK_LOCAL_DIR names another)."
+    )
+if (
     len(SECRET_KEY) < 50
     or len(set(SECRET_KEY)) < 5
     or SECRET_KEY.startswith("django-insecure")
-    or SECRET_KEY == _DEV_SECRET
+    or hashlib.sha256(SECRET_KEY.encode()).hexdigest() in _PUBLISHED_KEYS
 ):
     # A guessable key lets anyone forge sessions (Label Studio CVE-2023-43791).
     raise ImproperlyConfigured(
-        "SECRET_KEY must be set to a random value of at least 50 characters when DEBUG is off. "
+        "SECRET_KEY must be set to a random value of at least 50 characters. "
         'Generate one with: python -c "import secrets; print(secrets.token_urlsafe(64))"'
     )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
-SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
+# The public base URL for links in emails. Unset: links are built from the request that asked
+# for them (its host is checked against ALLOWED_HOSTS), so they name the port the server runs on.
+SITE_URL = env_str("SITE_URL")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -314,7 +347,8 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        # orjson-based: a malformed or over-deep body is a 400 naming the problem, never a 500.
+        "clausebook.parsers.JSONParser",
         "rest_framework.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],

@@ -38,7 +38,14 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("settings/tokens/", views.api_tokens, name="api-tokens"),
     path("settings/tokens/<int:token_id>/revoke/", views.api_token_revoke, name="api-token-revoke"),
-    path("invitations/<str:token>/", views.invitation_accept, name="invitation-accept"),
+    # The emailed link (its token is redacted from access logs: clausebook/logfilters.py), and
+    # the page it moves on to, addressed by id.
+    path("invitations/<str:token>/", views.invitation_link, name="invitation-accept"),
+    path(
+        "invitations/<int:invitation_id>/accept/",
+        views.invitation_detail,
+        name="invitation-detail",
+    ),
     path("workspaces/new/", views.workspace_create, name="workspace-create"),
     path("w/<slug:workspace>/", include(workspace_patterns)),
     path("api/v1/", include(api_patterns)),

@@ -201,6 +201,7 @@ ACTIVITY_SENTENCES: dict[str, str] = {
     "invitation.accept": "Accepted an invitation",
     "api_token.create": "Created an API token",
     "api_token.revoke": "Revoked an API token",
+    "user.create": "Created an account",
     "user.deactivate": "Deactivated an account",
     "user.delete": "Deleted an account",
     # specs

@@ -46,7 +46,7 @@ from specs.spec_markdown import SpecSyntaxError
 class SpecOutput(serializers.ModelSerializer):
     class Meta:
         model = Spec
-        fields = ["slug", "title", "description", "created_at"]
+        fields = ["id", "slug", "title", "description", "created_at"]
 
 
 class SpecInput(serializers.Serializer):
@@ -59,6 +59,7 @@ class VersionOutput(serializers.ModelSerializer):
     class Meta:
         model = SpecVersion
         fields = [
+            "id",
             "label",
             "status",
             "dialect",
@@ -111,6 +112,7 @@ class ClauseOutput(serializers.ModelSerializer):
     class Meta:
         model = Clause
         fields = [
+            "id",
             "key",
             "title",
             "level",

@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+import re
+from urllib.parse import urlsplit
+
 import factory
 from allauth.account.models import EmailAddress
+from django.core import mail
 
-from clausebook.models import User, Workspace
+from clausebook import services
+from clausebook.models import Invitation, User, Workspace
 
 TEST_PASSWORD = "correct horse battery staple"  # noqa: S105
 
@@ -31,3 +36,22 @@ class WorkspaceFactory(factory.django.DjangoModelFactory):
 
     name = factory.Sequence(lambda n: f"Workspace {n}")
     slug = factory.Sequence(lambda n: f"workspace-{n}")
+
+
+def send_invitation(
+    workspace: Workspace,
+    *,
+    email: str,
+    role: int,
+    invited_by: User,
+    link_base: str = "http://testserver",
+) -> tuple[Invitation, str]:
+    """Invite ``email`` and send the email in this process; returns the invitation and the path
+    of the emailed link (the raw token exists only in that email, as in production)."""
+    created = services.invitation_create(
+        workspace=workspace, email=email, role=role, invited_by=invited_by, link_base=link_base
+    )
+    assert services.invitation_send(invitation_id=created.invitation.pk)
+    [link] = re.findall(r"Accept: (\S+)", mail.outbox[-1].body)
+    created.invitation.refresh_from_db()
+    return created.invitation, urlsplit(link).path

@@ -28,11 +28,15 @@ IMPORT_ROLE = permissions.role_for("transcripts.import")
 
 
 def transcripts_for_user(
-    membership: Membership, filters: selectors.TranscriptFilters | None = None
+    membership: Membership,
+    filters: selectors.TranscriptFilters | None = None,
+    *,
+    with_messages: bool = False,
 ) -> QuerySet[Transcript]:
-    """The transcripts this member may list (403 below :data:`READ_ROLE`)."""
+    """The transcripts this member may list, with their messages if asked (403 below
+    :data:`READ_ROLE`: the messages are what reading a transcript means, so the same right)."""
     require_role(membership, READ_ROLE)
-    return selectors.transcript_list(membership.workspace, filters)
+    return selectors.transcript_list(membership.workspace, filters, with_messages=with_messages)
 
 
 def transcript_for_user(membership: Membership, transcript_id: int) -> Transcript:

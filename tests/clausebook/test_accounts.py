@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from clausebook import services
 from clausebook.models import Role, SiteConfiguration, User
-from tests.factories import TEST_PASSWORD, UserFactory
+from tests.factories import TEST_PASSWORD, UserFactory, send_invitation
 
 pytestmark = pytest.mark.django_db
 
@@ -49,34 +49,56 @@ def test_signup_opens_when_an_admin_switches_it_on(client):
 
 
 def test_signup_is_allowed_while_holding_a_pending_invitation(personas, client):
-    _, raw = services.invitation_create(
-        workspace=personas.workspace,
+    _, link = send_invitation(
+        personas.workspace,
         email="invited@example.test",
         role=Role.REVIEWER,
         invited_by=personas.owner,
     )
-    client.get(reverse("invitation-accept", args=[raw]))  # puts the token in the session
+    client.get(link)  # remembers the invitation (its id, not its token) in the session
     response = _signup(client, "invited@example.test")
     assert response.status_code == 302
     assert User.objects.filter(email="invited@example.test").exists()
 
 
 def test_a_revoked_invitation_in_the_session_does_not_open_signup(personas, client):
-    invitation, raw = services.invitation_create(
-        workspace=personas.workspace,
+    _, link = send_invitation(
+        personas.workspace,
         email="revoked@example.test",
         role=Role.REVIEWER,
         invited_by=personas.owner,
     )
-    client.get(reverse("invitation-accept", args=[raw]))
+    client.get(link)
     services.invitation_create(
         workspace=personas.workspace,
         email="revoked@example.test",
         role=Role.EDITOR,
         invited_by=personas.owner,
+        link_base="http://testserver",
     )  # replaces (revokes) the first one
     _signup(client, "revoked@example.test")
     assert not User.objects.filter(email="revoked@example.test").exists()
+
+
+def test_after_confirming_their_email_an_invitee_lands_on_their_invitation(personas, client):
+    """On 0a5a311 the new account landed on "create a workspace" instead."""
+    invitation, link = send_invitation(
+        personas.workspace,
+        email="landing@example.test",
+        role=Role.REVIEWER,
+        invited_by=personas.owner,
+    )
+    client.get(link)
+    _signup(client, "landing@example.test")
+    [confirmation] = [m for m in mail.outbox if m.to == ["landing@example.test"]][-1:]
+    [key_url] = re.findall(r"https?://\S+/accounts/confirm-email/\S+", confirmation.body)
+    path = urlsplit(key_url).path
+    response = client.post(path)
+    detail = reverse("invitation-detail", args=[invitation.pk])
+    assert response.status_code == 302 and response["Location"] == detail
+    page = client.get(detail).content.decode()
+    assert "to <strong>Policy Team</strong> as <strong>reviewer</strong>" in page
+    assert client.get(reverse("home"))["Location"] == detail, "home leads there too"
 
 
 # --- Email verification ----------------------------------------------------------------------

@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.contrib.sessions.models import Session
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -25,9 +26,9 @@ def _bearer(raw: str) -> dict[str, str]:
 # --- Tokens --------------------------------------------------------------------------------
 def test_a_new_token_is_shown_once_and_only_its_hash_is_stored(personas):
     client = personas.client_for(personas.reviewer)
-    created = client.post(reverse("api-tokens"), {"name": "nightly import"})
-    assert created["Location"] == reverse("api-tokens"), "post/redirect/get"
-    response = client.get(created["Location"])
+    response = client.post(reverse("api-tokens"), {"name": "nightly import"})
+    assert response.status_code == 200, "the answer to the POST shows the secret, no redirect"
+    assert "no-store" in response["Cache-Control"]
     token = ApiToken.objects.get(user=personas.reviewer)
     raw = response.context["new_secret"]
     assert raw.startswith("cb_") and len(raw) > 40
@@ -38,6 +39,19 @@ def test_a_new_token_is_shown_once_and_only_its_hash_is_stored(personas):
     assert raw not in again.content.decode()
     assert token.hint in again.content.decode()
     assert AuditEvent.objects.filter(verb="api_token.create", actor=personas.reviewer).exists()
+
+
+def test_a_new_tokens_secret_is_never_stored_in_a_session(personas):
+    """On 0a5a311 the raw token waited in the database session until the next page load."""
+    client = personas.client_for(personas.reviewer)
+    response = client.post(reverse("api-tokens"), {"name": "laptop"})
+    raw = response.context["new_secret"]
+    sessions = list(Session.objects.all())
+    assert sessions, "the signed-in client has a session row"
+    for session in sessions:
+        assert raw not in repr(session.get_decoded())
+        assert raw not in session.session_data
+    assert raw not in repr(dict(client.session))
 
 
 def test_the_token_list_costs_a_fixed_number_of_queries(personas, django_assert_num_queries):

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 import pytest
+from django.core import mail
 from playwright.sync_api import Page, expect
 
 from clausebook import services
 from clausebook.models import Membership, Role
-from tests.factories import TEST_PASSWORD
+from tests.factories import TEST_PASSWORD, send_invitation
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -39,11 +41,12 @@ def _seed_activity(personas) -> None:  # type: ignore[no-untyped-def]
     Membership.objects.create(
         workspace=personas.other_workspace, user=personas.owner, role=Role.REVIEWER
     )
-    services.invitation_create(
-        workspace=personas.workspace,
+    send_invitation(
+        personas.workspace,
         email="new.reviewer@policy.test",
         role=Role.REVIEWER,
         invited_by=personas.owner,
+        link_base="http://127.0.0.1:8000",
     )
     reviewer = Membership.objects.get(workspace=personas.workspace, user=personas.second_reviewer)
     services.membership_set_role(membership=reviewer, role=Role.ADJUDICATOR, actor=personas.owner)
@@ -89,7 +92,8 @@ def test_sign_in_switch_workspace_and_create_a_token_that_works(
     assert response.status == 200
     assert response.json()["email"] == personas.owner.email
 
-    page.reload()
+    # The secret was in that one answer only: opening the page again shows the hint, not it.
+    page.goto(f"{live_server.url}/settings/tokens/")
     expect(page.get_by_test_id("token-secret")).to_have_count(0)
     expect(page.get_by_role("cell", name="nightly import", exact=True)).to_be_visible()
     assert not csp_errors, csp_errors
@@ -126,3 +130,77 @@ def test_signing_out_returns_to_the_sign_in_page(
     expect(page).to_have_url(re.compile(r"/accounts/login/"))
     page.goto(f"{live_server.url}/w/policy-team/")
     expect(page).to_have_url(re.compile(r"/accounts/login/\?next="))
+
+
+def test_an_admin_removes_a_member_only_after_confirming(
+    django_db_setup, live_server, page: Page, personas
+):
+    """On 0a5a311 the Remove button removed at once."""
+    sign_in(page, live_server.url, personas.owner.email)
+    page.goto(f"{live_server.url}/w/policy-team/members/")
+    page.get_by_role("link", name="Remove viewer@policy.test").click()
+    expect(page.get_by_role("heading", name=re.compile("^Remove "))).to_be_visible()
+    page.get_by_role("button", name="Remove viewer@policy.test").click()
+    expect(page.get_by_text("Tick the box to confirm the removal.")).to_be_visible()
+    assert Membership.objects.filter(workspace=personas.workspace, user=personas.viewer).exists()
+    page.get_by_label("Yes, remove this member").check()
+    page.get_by_role("button", name="Remove viewer@policy.test").click()
+    expect(page.get_by_text("viewer@policy.test was removed from the workspace.")).to_be_visible()
+    assert not Membership.objects.filter(
+        workspace=personas.workspace, user=personas.viewer
+    ).exists()
+
+
+def test_a_viewer_is_offered_transcripts_and_no_queue(
+    django_db_setup, live_server, page: Page, personas
+):
+    """On 0a5a311 a viewer's navigation offered Transcripts and My queue, both a bare 403."""
+    sign_in(page, live_server.url, personas.viewer.email)
+    nav = page.get_by_role("navigation", name="Workspace")
+    expect(nav.get_by_role("link", name="My queue")).to_have_count(0)
+    nav.get_by_role("link", name="Transcripts").click()
+    expect(page.get_by_role("heading", name="Transcripts", exact=True)).to_be_visible()
+
+
+def test_an_invitee_signs_up_and_lands_on_their_invitation(
+    django_db_setup, live_server, page: Page, personas, screenshot
+):
+    """On 0a5a311 the new account landed on "create a workspace"; the accept page named
+    neither the workspace nor the role."""
+    invitation, link = send_invitation(
+        personas.workspace,
+        email="new.person@policy.test",
+        role=Role.ADJUDICATOR,
+        invited_by=personas.owner,
+        link_base=live_server.url,
+    )
+    page.goto(live_server.url + link)
+    expect(page).to_have_url(f"{live_server.url}/invitations/{invitation.pk}/accept/")
+    expect(page.get_by_test_id("invitation-summary")).to_have_text(
+        "owner@policy.test invited new.person@policy.test to Policy Team as adjudicator."
+    )
+    page.get_by_role("link", name="Create an account").click()
+    page.get_by_label("Email").fill("new.person@policy.test")
+    page.get_by_label("Password", exact=True).fill("a long and unusual passphrase 42")
+    page.get_by_label("Password (again)").fill("a long and unusual passphrase 42")
+    page.get_by_role("button", name="Sign Up", exact=True).click()
+    expect(page.get_by_role("heading", name="Verify Your Email Address")).to_be_visible()
+
+    [url] = [
+        found
+        for message in mail.outbox
+        if message.to == ["new.person@policy.test"]
+        for found in re.findall(r"https?://\S+/accounts/confirm-email/\S+", message.body)
+    ]
+    page.goto(live_server.url + urlsplit(url).path)
+    page.get_by_role("button", name="Confirm").click()
+
+    expect(page).to_have_url(f"{live_server.url}/invitations/{invitation.pk}/accept/")
+    expect(page.get_by_test_id("invitation-summary")).to_contain_text("Policy Team as adjudicator")
+    screenshot("invitation-accept")
+    page.get_by_role("button", name="Join Policy Team as adjudicator").click()
+    expect(page).to_have_url(f"{live_server.url}/w/policy-team/")
+    membership = Membership.objects.get(
+        workspace=personas.workspace, user__email="new.person@policy.test"
+    )
+    assert membership.role == Role.ADJUDICATOR

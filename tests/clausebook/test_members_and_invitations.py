@@ -1,15 +1,25 @@
 """Admins change roles, remove members and invite people; a workspace always keeps an admin."""
 
+import base64
+import inspect
+import json
+import re
 from datetime import timedelta
+from pathlib import Path
+from urllib.parse import quote
 
 import pytest
+from django.conf import settings
+from django.contrib.sessions.models import Session
+from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 
-from clausebook import services
+from clausebook import invitation_session, services, tasks
 from clausebook.models import AuditEvent, Invitation, Membership, Role
-from tests.factories import UserFactory
+from tests.factories import UserFactory, send_invitation
 
 pytestmark = pytest.mark.django_db
 
@@ -36,10 +46,27 @@ def test_an_admin_changes_a_members_role_and_it_is_audited(personas):
     }
 
 
-def test_an_admin_removes_a_member(personas):
+def test_removing_a_member_asks_for_confirmation_first(personas):
+    """On 0a5a311 one click on Remove removed the member, with no question asked."""
     client = personas.client_for(personas.owner)
     target = _membership(personas, personas.viewer)
-    client.post(reverse("workspace-member-remove", args=["policy-team", target.pk]))
+    url = reverse("workspace-member-remove", args=["policy-team", target.pk])
+    members_page = client.get(reverse("workspace-members", args=["policy-team"])).content.decode()
+    assert f'href="{url}"' in members_page, "Remove leads to the question, it does not remove"
+
+    question = client.get(url)
+    assert question.status_code == 200
+    page = question.content.decode()
+    assert "Remove" in page and "viewer@policy.test" in page
+    assert "submitted labels, decisions and comments stay" in page
+
+    unconfirmed = client.post(url)
+    assert unconfirmed.status_code == 200
+    assert "Tick the box to confirm the removal." in unconfirmed.content.decode()
+    assert Membership.objects.filter(pk=target.pk).exists()
+
+    removed = client.post(url, {"confirm": "on"}, follow=True)
+    assert "viewer@policy.test was removed from the workspace." in removed.content.decode()
     assert not Membership.objects.filter(pk=target.pk).exists()
     assert AuditEvent.objects.filter(verb="membership.remove", target_id=str(target.pk)).exists()
 
@@ -53,7 +80,7 @@ def test_the_last_admin_can_neither_be_demoted_nor_removed(personas):
         follow=True,
     )
     assert "at least one admin" in response.content.decode()
-    client.post(reverse("workspace-member-remove", args=["policy-team", own.pk]))
+    client.post(reverse("workspace-member-remove", args=["policy-team", own.pk]), {"confirm": "on"})
     own.refresh_from_db()
     assert own.role == Role.ADMIN
 
@@ -76,12 +103,9 @@ def test_an_admin_cannot_touch_a_membership_of_another_workspace(personas):
         reverse("workspace-member-role", args=["policy-team", foreign.pk]), {"role": Role.VIEWER}
     )
     assert response.status_code == 404
-    assert (
-        client.post(
-            reverse("workspace-member-remove", args=["policy-team", foreign.pk])
-        ).status_code
-        == 404
-    )
+    remove = reverse("workspace-member-remove", args=["policy-team", foreign.pk])
+    assert client.get(remove).status_code == 404
+    assert client.post(remove, {"confirm": "on"}).status_code == 404
     foreign.refresh_from_db()
     assert foreign.role == Role.ADMIN
 
@@ -111,9 +135,63 @@ def test_an_admin_invites_by_email_from_the_members_page(
     assert invitation.email == "new.person@example.test"
     assert invitation.role == Role.ADJUDICATOR
     assert invitation.is_pending
+    assert invitation.token_hash is None, "the email task makes the token"
     assert len(callbacks) == 1, "the email task is enqueued on commit"
     page = client.get(reverse("workspace-members", args=["policy-team"]))
     assert b"new.person@example.test" in page.content
+
+
+def test_the_email_task_is_queued_with_the_invitation_id_only(
+    personas, django_capture_on_commit_callbacks
+):
+    """On 0a5a311 the raw token travelled through the broker as the task's second argument."""
+    queue = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
+    before = set(queue.iterdir())
+    with django_capture_on_commit_callbacks(execute=True):
+        personas.client_for(personas.owner).post(
+            reverse("workspace-members", args=["policy-team"]),
+            {"email": "queued@example.test", "role": Role.REVIEWER},
+        )
+    invitation = Invitation.objects.get(email="queued@example.test")
+    messages = []
+    for path in set(queue.iterdir()) - before:
+        envelope = json.loads(path.read_text())
+        path.unlink()  # no worker runs here; leave the shared queue as it was
+        if envelope["headers"]["task"] == "clausebook.send_invitation_email":
+            messages.append(envelope)
+    [message] = messages
+    args, kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+    assert args == [invitation.pk] and kwargs == {}
+    assert message["headers"]["argsrepr"] == f"({invitation.pk},)"
+    assert list(inspect.signature(tasks.send_invitation_email.run).parameters) == ["invitation_id"]
+
+
+def test_the_emailed_link_names_the_host_and_port_the_admin_used(personas):
+    """On 0a5a311 every link pointed at port 8000, whatever port the server ran on."""
+    client = personas.client_for(personas.owner)
+    client.post(
+        reverse("workspace-members", args=["policy-team"]),
+        {"email": "port@example.test", "role": Role.REVIEWER},
+        HTTP_HOST="127.0.0.1:8123",
+    )
+    invitation = Invitation.objects.get(email="port@example.test")
+    assert invitation.link_base == "http://127.0.0.1:8123"
+    services.invitation_send(invitation_id=invitation.pk)
+    [link] = re.findall(r"Accept: (\S+)", mail.outbox[-1].body)
+    assert link.startswith("http://127.0.0.1:8123/invitations/")
+
+
+def test_an_explicit_site_url_wins_over_the_request(personas, settings):
+    settings.SITE_URL = "https://clausebook.example.com/"
+    personas.client_for(personas.owner).post(
+        reverse("workspace-members", args=["policy-team"]),
+        {"email": "site@example.test", "role": Role.REVIEWER},
+        HTTP_HOST="127.0.0.1:8123",
+    )
+    invitation = Invitation.objects.get(email="site@example.test")
+    services.invitation_send(invitation_id=invitation.pk)
+    [link] = re.findall(r"Accept: (\S+)", mail.outbox[-1].body)
+    assert link.startswith("https://clausebook.example.com/invitations/")
 
 
 def test_inviting_an_existing_member_is_refused_with_a_message(personas):
@@ -127,121 +205,196 @@ def test_inviting_an_existing_member_is_refused_with_a_message(personas):
     assert not Invitation.objects.exists()
 
 
-def test_resending_an_invitation_replaces_the_pending_one(personas):
-    first, first_raw = services.invitation_create(
-        workspace=personas.workspace,
-        email="a@x.test",
-        role=Role.REVIEWER,
-        invited_by=personas.owner,
+def test_inviting_an_address_again_says_it_replaced_the_earlier_invitation(personas):
+    """On 0a5a311 the earlier invitation was replaced without a word."""
+    first, first_link = send_invitation(
+        personas.workspace, email="a@x.test", role=Role.REVIEWER, invited_by=personas.owner
     )
-    second, _ = services.invitation_create(
-        workspace=personas.workspace, email="A@x.test", role=Role.EDITOR, invited_by=personas.owner
+    client = personas.client_for(personas.owner)
+    response = client.post(
+        reverse("workspace-members", args=["policy-team"]),
+        {"email": "A@x.test", "role": Role.EDITOR},
+        follow=True,
     )
+    sent_on = date_format(first.sent_at, "DATE_FORMAT")
+    assert (
+        f"Invitation sent to a@x.test. It replaced the earlier invitation sent on {sent_on} "
+        "(as reviewer), whose link no longer works."
+    ) in response.content.decode()
     first.refresh_from_db()
     assert first.revoked_at is not None
-    assert second.is_pending
-    with pytest.raises(ValidationError):
-        services.invitation_accept(raw_token=first_raw, user=UserFactory(email="a@x.test"))
+    second = Invitation.objects.get(email="a@x.test", revoked_at__isnull=True)
+    assert second.role == Role.EDITOR and second.is_pending
+    invitee = personas.client_for(UserFactory(email="a@x.test"))
+    assert invitee.get(first_link).status_code == 404
 
 
-def test_accepting_with_the_invited_email_creates_the_membership(personas):
+def test_a_first_invitation_says_nothing_about_replacing(personas):
+    response = personas.client_for(personas.owner).post(
+        reverse("workspace-members", args=["policy-team"]),
+        {"email": "first@x.test", "role": Role.EDITOR},
+        follow=True,
+    )
+    page = response.content.decode()
+    assert "Invitation sent to first@x.test." in page and "replaced" not in page
+
+
+def test_the_accept_page_names_the_workspace_and_the_role(personas):
+    """On 0a5a311 the accept page named neither."""
     invitee = UserFactory(email="invitee@example.test")
-    _, raw = services.invitation_create(
-        workspace=personas.workspace,
+    invitation, link = send_invitation(
+        personas.workspace,
         email="Invitee@example.test",
         role=Role.ADJUDICATOR,
         invited_by=personas.owner,
     )
     client = personas.client_for(invitee)
-    assert client.get(reverse("invitation-accept", args=[raw])).status_code == 200
-    response = client.post(reverse("invitation-accept", args=[raw]))
+    opened = client.get(link)
+    detail = reverse("invitation-detail", args=[invitation.pk])
+    assert opened["Location"] == detail, "the token leaves the address bar at once"
+    page = client.get(detail)
+    assert page.status_code == 200
+    assert (
+        "owner@policy.test invited <strong>invitee@example.test</strong> to "
+        "<strong>Policy Team</strong> as <strong>adjudicator</strong>."
+    ) in page.content.decode()
+    response = client.post(detail)
     assert response["Location"] == reverse("workspace-dashboard", args=["policy-team"])
     assert (
         Membership.objects.get(workspace=personas.workspace, user=invitee).role == Role.ADJUDICATOR
     )
     assert AuditEvent.objects.filter(verb="invitation.accept", actor=invitee).exists()
+    assert invitation_session.SESSION_KEY not in client.session
 
 
 def test_accepting_with_another_email_is_forbidden(personas):
-    _, raw = services.invitation_create(
-        workspace=personas.workspace,
+    invitation, link = send_invitation(
+        personas.workspace,
         email="someone@example.test",
         role=Role.ADMIN,
         invited_by=personas.owner,
     )
     with pytest.raises(PermissionDenied):
-        services.invitation_accept(raw_token=raw, user=personas.outsider)
+        services.invitation_accept(invitation_id=invitation.pk, user=personas.outsider)
     client = personas.client_for(personas.outsider)
-    response = client.post(reverse("invitation-accept", args=[raw]), follow=True)
+    page = client.get(link, follow=True).content.decode()
+    assert "the invitation only works for <strong>someone@example.test</strong>" in page
+    response = client.post(reverse("invitation-detail", args=[invitation.pk]), follow=True)
     assert "another email address" in response.content.decode()
     assert not Membership.objects.filter(
         workspace=personas.workspace, user=personas.outsider
     ).exists()
 
 
+def test_the_invitation_page_answers_only_the_browser_that_opened_the_link(personas):
+    invitee = UserFactory(email="guessed@example.test")
+    invitation, _link = send_invitation(
+        personas.workspace, email="guessed@example.test", role=Role.ADMIN, invited_by=personas.owner
+    )
+    client = personas.client_for(invitee)  # never opened the link: guesses the id
+    detail = reverse("invitation-detail", args=[invitation.pk])
+    assert client.get(detail).status_code == 404
+    assert client.post(detail).status_code == 404
+    assert not Membership.objects.filter(workspace=personas.workspace, user=invitee).exists()
+
+
 def test_an_invitation_works_only_once(personas):
     invitee = UserFactory(email="once@example.test")
-    _, raw = services.invitation_create(
-        workspace=personas.workspace,
-        email="once@example.test",
-        role=Role.REVIEWER,
-        invited_by=personas.owner,
+    invitation, link = send_invitation(
+        personas.workspace, email="once@example.test", role=Role.REVIEWER, invited_by=personas.owner
     )
-    services.invitation_accept(raw_token=raw, user=invitee)
+    services.invitation_accept(invitation_id=invitation.pk, user=invitee)
     with pytest.raises(ValidationError, match="invalid, expired or already used"):
-        services.invitation_accept(raw_token=raw, user=invitee)
+        services.invitation_accept(invitation_id=invitation.pk, user=invitee)
+    response = personas.client_for(invitee).get(link)
+    assert response.status_code == 404
+    assert "invalid, expired or already used" in response.content.decode()
 
 
 def test_an_expired_or_unknown_invitation_is_invalid(personas):
     invitee = UserFactory(email="late@example.test")
-    invitation, raw = services.invitation_create(
-        workspace=personas.workspace,
-        email="late@example.test",
-        role=Role.REVIEWER,
-        invited_by=personas.owner,
+    invitation, link = send_invitation(
+        personas.workspace, email="late@example.test", role=Role.REVIEWER, invited_by=personas.owner
     )
+    client = personas.client_for(invitee)
+    client.get(link)  # opened in time
     Invitation.objects.filter(pk=invitation.pk).update(
         expires_at=timezone.now() - timedelta(seconds=1)
     )
     with pytest.raises(ValidationError):
-        services.invitation_accept(raw_token=raw, user=invitee)
-    with pytest.raises(ValidationError):
-        services.invitation_accept(raw_token="not-a-token", user=invitee)
-    client = personas.client_for(invitee)
-    response = client.post(reverse("invitation-accept", args=[raw]), follow=True)
+        services.invitation_accept(invitation_id=invitation.pk, user=invitee)
+    response = client.get(reverse("invitation-detail", args=[invitation.pk]))
+    assert response.status_code == 404
     assert "invalid, expired or already used" in response.content.decode()
+    unknown = client.get(reverse("invitation-accept", args=["not-a-token"]))
+    assert unknown.status_code == 404
+    assert "invalid, expired or already used" in unknown.content.decode()
+
+
+def test_a_revoked_invitation_is_not_emailed(personas):
+    created = services.invitation_create(
+        workspace=personas.workspace,
+        email="late-mail@example.test",
+        role=Role.REVIEWER,
+        invited_by=personas.owner,
+        link_base="http://testserver",
+    )
+    Invitation.objects.filter(pk=created.invitation.pk).update(revoked_at=timezone.now())
+    assert services.invitation_send(invitation_id=created.invitation.pk) is False
+    assert not mail.outbox
+
+
+def test_a_redelivered_email_task_sends_nothing_twice(personas):
+    invitation, _link = send_invitation(
+        personas.workspace,
+        email="twice@example.test",
+        role=Role.REVIEWER,
+        invited_by=personas.owner,
+    )
+    token_hash = invitation.token_hash
+    assert services.invitation_send(invitation_id=invitation.pk) is False
+    invitation.refresh_from_db()
+    assert invitation.token_hash == token_hash and len(mail.outbox) == 1
 
 
 def test_accepting_never_lowers_an_existing_role(personas):
-    _, raw = services.invitation_create(
-        workspace=personas.other_workspace,
+    invitation, _link = send_invitation(
+        personas.other_workspace,
         email="editor@policy.test",
         role=Role.VIEWER,
         invited_by=personas.outsider,
     )
-    services.invitation_accept(raw_token=raw, user=personas.editor)
+    services.invitation_accept(invitation_id=invitation.pk, user=personas.editor)
     assert _membership(personas, personas.editor).role == Role.EDITOR
 
 
-def test_the_invitation_token_is_stored_only_as_a_hash(personas):
-    invitation, raw = services.invitation_create(
-        workspace=personas.workspace,
-        email="hash@example.test",
-        role=Role.REVIEWER,
-        invited_by=personas.owner,
+def _session_contents() -> str:
+    return "\n".join(repr(session.get_decoded()) for session in Session.objects.all())
+
+
+def test_the_invitation_token_is_stored_only_as_a_hash_and_never_in_a_session(personas, client):
+    """On 0a5a311 an anonymous visitor's session kept the raw token."""
+    invitation, link = send_invitation(
+        personas.workspace, email="hash@example.test", role=Role.REVIEWER, invited_by=personas.owner
     )
-    assert raw not in invitation.token_hash
+    raw = link.removeprefix("/invitations/").strip("/")
     assert invitation.token_hash == Invitation.hash_token(raw)
+    row = repr(list(Invitation.objects.filter(pk=invitation.pk).values()))
+    assert raw not in row
+    client.get(link)
+    assert client.session[invitation_session.SESSION_KEY] == invitation.pk
+    assert Session.objects.exists()
+    assert raw not in _session_contents()
 
 
 def test_an_anonymous_visitor_with_an_invitation_is_offered_sign_in_or_sign_up(personas, client):
-    _, raw = services.invitation_create(
-        workspace=personas.workspace,
-        email="anon@example.test",
-        role=Role.REVIEWER,
-        invited_by=personas.owner,
+    invitation, link = send_invitation(
+        personas.workspace, email="anon@example.test", role=Role.REVIEWER, invited_by=personas.owner
     )
-    response = client.get(reverse("invitation-accept", args=[raw]))
+    response = client.get(link, follow=True)
     assert response.status_code == 200
-    assert reverse("account_signup").encode() in response.content
-    assert client.session["invitation_token"] == raw
+    page = response.content.decode()
+    assert "to <strong>Policy Team</strong> as <strong>reviewer</strong>" in page
+    detail = reverse("invitation-detail", args=[invitation.pk])
+    assert f"{reverse('account_signup')}?next={quote(detail)}" in page
+    assert link not in page, "no link carries the token on"

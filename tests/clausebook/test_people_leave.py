@@ -9,8 +9,8 @@ from django.test import Client
 from django.urls import reverse
 
 from clausebook import services, signals
-from clausebook.models import ApiToken, AuditEvent, Membership, User
-from reviews.models import Assignment, CampaignReviewer, Label
+from clausebook.models import ApiToken, AuditEvent, Membership, Role, User
+from reviews.models import Assignment, Campaign, CampaignReviewer, Item, Label
 from tests.factories import TEST_PASSWORD, UserFactory
 from tests.reviews.factories import make_campaign
 
@@ -55,7 +55,9 @@ def _evidence_of(user: User) -> tuple[int, int, int]:
 def test_removing_a_member_on_the_members_page_keeps_their_work(personas, work) -> None:
     membership = Membership.objects.get(workspace=personas.workspace, user=personas.reviewer)
     response = personas.client_for(personas.owner).post(
-        reverse("workspace-member-remove", args=["policy-team", membership.pk]), follow=True
+        reverse("workspace-member-remove", args=["policy-team", membership.pk]),
+        {"confirm": "on"},
+        follow=True,
     )
     assert response.status_code == 200
     assert "reviewer@policy.test was removed from the workspace." in response.content.decode()
@@ -200,3 +202,91 @@ def test_higher_apps_hear_of_a_removal_and_a_deactivation(personas) -> None:
         ("removed", "policy-team", "viewer@policy.test"),
         ("deactivated", "", "viewer@policy.test"),
     ]
+
+
+# --- Seats: a removed member or a deactivated user gives up unfinished work -------------------
+@pytest.fixture
+def seated(personas):  # type: ignore[no-untyped-def]
+    """The reviewer submitted one item and is half way through another (an active claim)."""
+    campaign = make_campaign(
+        personas.workspace,
+        created_by=personas.adjudicator,
+        reviewers=[personas.reviewer, personas.second_reviewer],
+        transcripts=2,
+        clause_count=1,
+        k=2,
+    )
+    first, second = campaign.items.order_by("position")
+    clause = campaign.campaign_clauses.get().clause
+    done = Assignment.objects.create(
+        campaign=campaign, item=first, reviewer=personas.reviewer, status="submitted"
+    )
+    Label.objects.create(
+        campaign=campaign,
+        item=first,
+        clause=clause,
+        reviewer=personas.reviewer,
+        assignment=done,
+        verdict="violates",
+        status=Label.Status.SUBMITTED,
+    )
+    Item.objects.filter(pk=first.pk).update(open_slots=1)
+    active = Assignment.objects.create(
+        campaign=campaign, item=second, reviewer=personas.reviewer, status="active"
+    )
+    Item.objects.filter(pk=second.pk).update(open_slots=1)
+    return {"campaign": campaign, "active": active, "second": second}
+
+
+def _seat(campaign, user):  # type: ignore[no-untyped-def]
+    return CampaignReviewer.objects.get(campaign=campaign, user=user)
+
+
+def test_removing_a_member_frees_their_seat_and_their_unfinished_item(personas, seated) -> None:
+    """On 0a5a311 the seat and the claimed item stayed held by someone no longer a member."""
+    campaign = seated["campaign"]
+    membership = Membership.objects.get(workspace=personas.workspace, user=personas.reviewer)
+    personas.client_for(personas.owner).post(
+        reverse("workspace-member-remove", args=["policy-team", membership.pk]), {"confirm": "on"}
+    )
+    assert _seat(campaign, personas.reviewer).removed_at is not None
+    assert _seat(campaign, personas.second_reviewer).removed_at is None
+    seated["active"].refresh_from_db()
+    assert seated["active"].status == Assignment.Status.RELEASED
+    seated["second"].refresh_from_db()
+    assert seated["second"].open_slots == 2, "the item goes back to the queue"
+    kept = Label.objects.get(reviewer=personas.reviewer)
+    assert (kept.verdict, kept.status) == ("violates", Label.Status.SUBMITTED)
+    assert AuditEvent.objects.filter(
+        verb="campaign.reviewer_remove", actor=personas.owner, target_id=str(campaign.pk)
+    ).exists()
+    assert personas.client_for(personas.second_reviewer).post(
+        reverse("api-claim-next", args=["policy-team", campaign.pk])
+    ).json()["item"] in {item.pk for item in campaign.items.all()}
+
+
+def test_deactivating_a_user_frees_their_seats_in_every_workspace(personas, seated) -> None:
+    services.user_deactivate(user=personas.reviewer, actor=None)
+    assert _seat(seated["campaign"], personas.reviewer).removed_at is not None
+    seated["active"].refresh_from_db()
+    assert seated["active"].status == Assignment.Status.RELEASED
+    assert Label.objects.filter(reviewer=personas.reviewer).count() == 1
+
+
+def test_a_closed_campaign_keeps_its_seats_as_history(personas, seated) -> None:
+    Campaign.objects.filter(pk=seated["campaign"].pk).update(status=Campaign.Status.CLOSED)
+    membership = Membership.objects.get(workspace=personas.workspace, user=personas.reviewer)
+    services.membership_remove(membership=membership, actor=personas.owner)
+    assert _seat(seated["campaign"], personas.reviewer).removed_at is None
+    assert not Membership.objects.filter(pk=membership.pk).exists()
+
+
+def test_removal_in_another_workspace_leaves_these_seats_alone(personas, seated) -> None:
+    Membership.objects.create(
+        workspace=personas.other_workspace, user=personas.reviewer, role=Role.REVIEWER
+    )
+    elsewhere = Membership.objects.get(workspace=personas.other_workspace, user=personas.reviewer)
+    services.membership_remove(membership=elsewhere, actor=personas.outsider)
+    assert _seat(seated["campaign"], personas.reviewer).removed_at is None
+    seated["active"].refresh_from_db()
+    assert seated["active"].status == Assignment.Status.ACTIVE

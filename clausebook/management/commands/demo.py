@@ -1,16 +1,24 @@
 """``python manage.py demo``: migrate, seed demo data, start the web server and a Celery worker.
 
-Ctrl-C stops everything this command started; the embedded PostgreSQL stops with the
-last process that uses it. Running it again reuses the data.
+The web server is gunicorn (``--server dev``: Django's reloading development server, for
+``make dev``), with as many workers as the cores suggest and the database's ``max_connections``
+allows (:mod:`clausebook.serving`). Each child runs in a process group of its own, so Ctrl-C
+reaches this command only and it stops them in order: a SIGINT to each group (what a terminal
+would send), a harder signal after a few seconds, then SIGKILL for whatever is left of the group.
+Then it leaves the embedded PostgreSQL, which stops unless another live process still uses it.
+Running it again reuses the data.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -19,7 +27,41 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection
 from django.utils.module_loading import import_string
 
+from clausebook import serving
 from clausebook.demo import DEMO_PASSWORD, DEMO_USERS
+
+WORKER_CONCURRENCY = 2
+# Seconds each child gets to stop after Ctrl-C, then after the harder signal.
+GRACE_SECONDS = 4.0
+HARD_SECONDS = 2.0
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: a SIGTERM when the demo dies without cleaning up (SIGKILL)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen[bytes]
+    # gunicorn: SIGINT is a quick shutdown, SIGTERM a graceful one. Celery: SIGINT/SIGTERM
+    # finish the running task (warm), SIGQUIT does not (cold; acks_late tasks are redelivered).
+    harder: signal.Signals
+
+    def signal_group(self, sig: signal.Signals) -> None:
+        # The child leads its own group (process_group=0): workers and pool processes are in it.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, sig)
+
+    def group_alive(self) -> bool:
+        try:
+            os.killpg(self.process.pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
 
 
 class Command(BaseCommand):
@@ -32,53 +74,102 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-worker", action="store_true", help="Do not start a Celery worker."
         )
+        parser.add_argument(
+            "--server",
+            choices=["gunicorn", "dev"],
+            default="gunicorn",
+            help="gunicorn (default), or Django's development server, which reloads on changes.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         started = time.monotonic()
+        self._stop_requests = 0
         self.stdout.write("Preparing the database…")
         call_command("migrate", interactive=False, verbosity=0)
         self.seed()
         if options["seed_only"]:
             return
+        if not settings.DEBUG:
+            # Without DEBUG, WhiteNoise serves what collectstatic gathered in STATIC_ROOT.
+            call_command("collectstatic", interactive=False, verbosity=0)
         env = os.environ.copy()
         env.setdefault("DEBUG", "true")
         if "DATABASE_URL" not in env:
             # Children join the same embedded server through its socket folder.
             db = settings.DATABASES["default"]
             env["DATABASE_URL"] = f"postgres://{db['USER']}@/{db['NAME']}?host={db['HOST']}"
+        worker_concurrency = 0 if options["no_worker"] else WORKER_CONCURRENCY
+        with connection.cursor() as cursor:
+            limits = serving.read_limits(cursor)
         connection.close()
         address = f"{options['host']}:{options['port']}"
-        processes = [
-            subprocess.Popen(  # noqa: S603 - fixed argv
-                [sys.executable, "manage.py", "runserver", address, "--noreload"], env=env
-            )
-        ]
-        if not options["no_worker"]:
-            processes.append(
-                subprocess.Popen(  # noqa: S603 - fixed argv
-                    [
-                        sys.executable,
-                        "-m",
-                        "celery",
-                        "-A",
-                        "clausebook.celery",
-                        "--quiet",  # no banner: the demo prints its own
-                        "worker",
-                        "--loglevel",
-                        "WARNING",
-                        "--concurrency",
-                        "2",
-                        "--hostname",
-                        "demo@%h",
-                        # Beat inside the worker: the periodic sweep that recovers imports whose
-                        # worker died (compose runs beat as a service of its own).
-                        "--beat",
-                    ],
-                    env=env,
+        signal.signal(signal.SIGINT, self._request_stop)
+        signal.signal(signal.SIGTERM, self._request_stop)
+        children: list[Child] = []
+        failed: Child | None = None
+        try:
+            if options["server"] == "dev":
+                children.append(self.start_dev_server(address, env))
+                server_line = "Web server: Django's development server (reloads on code changes)"
+            else:
+                web_plan = serving.plan(limits=limits, worker_concurrency=worker_concurrency)
+                if env.get("WEB_CONCURRENCY"):
+                    web_plan = serving.WebPlan(int(env["WEB_CONCURRENCY"]), web_plan.threads)
+                children.append(self.start_gunicorn(address, web_plan, env))
+                server_line = (
+                    f"Web server: gunicorn, {web_plan.workers} workers × {web_plan.threads} "
+                    f"threads (the database takes {limits.max_connections} connections)"
                 )
-            )
-        self.print_banner(f"http://{address}/", time.monotonic() - started)
-        self.wait(processes)
+            if not options["no_worker"]:
+                children.append(self.start_worker(env, worker_concurrency))
+            self.print_banner(f"http://{address}/", time.monotonic() - started, server_line)
+            failed = self.wait(children)
+        finally:
+            self.stop(children)
+            self.release_database()
+            self.stdout.write("Stopped.")
+        if failed is not None:
+            self.stderr.write(f"The {failed.name} exited ({failed.process.returncode}).")
+            sys.exit(1)
+
+    def _request_stop(self, signum: int, frame: object) -> None:
+        self._stop_requests += 1
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str], harder: signal.Signals):
+        process = subprocess.Popen(  # noqa: S603 - fixed argv
+            argv, env=env, process_group=0, preexec_fn=_die_with_parent
+        )
+        return Child(name, process, harder)
+
+    def start_gunicorn(self, address: str, plan: serving.WebPlan, env: dict[str, str]) -> Child:
+        argv = [sys.executable, "-m", "gunicorn", "-c", "python:clausebook.gunicorn_conf"]
+        argv += ["--bind", address, "--workers", str(plan.workers), "--threads", str(plan.threads)]
+        return self._spawn("web server", argv, env, signal.SIGTERM)
+
+    def start_dev_server(self, address: str, env: dict[str, str]) -> Child:
+        argv = [sys.executable, "manage.py", "runserver", address]
+        return self._spawn("development server", argv, env, signal.SIGTERM)
+
+    def start_worker(self, env: dict[str, str], concurrency: int) -> Child:
+        argv = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "clausebook.celery",
+            "--quiet",  # no banner: the demo prints its own
+            "worker",
+            "--loglevel",
+            "WARNING",
+            "--concurrency",
+            str(concurrency),
+            "--hostname",
+            "demo@%h",
+            # Beat inside the worker: the periodic sweep that recovers imports whose
+            # worker died (compose runs beat as a service of its own).
+            "--beat",
+        ]
+        return self._spawn("Celery worker", argv, env, signal.SIGQUIT)
 
     def seed(self) -> None:
         from clausebook.demo import seed_platform
@@ -88,7 +179,7 @@ class Command(BaseCommand):
         for dotted in settings.DEMO_SEEDERS:
             import_string(dotted)(platform, stdout=self.stdout)
 
-    def print_banner(self, url: str, elapsed: float) -> None:
+    def print_banner(self, url: str, elapsed: float, server_line: str) -> None:
         width = max(len(email) for email, _, _ in DEMO_USERS) + 2
         lines = [
             "",
@@ -100,28 +191,60 @@ class Command(BaseCommand):
         lines += [
             f"  {'outsider@example.com':<{width}} Admin of another workspace",
             "",
+            server_line,
             "Press Ctrl-C to stop.",
             "",
         ]
         self.stdout.write(self.style.SUCCESS("\n".join(lines)))
 
-    def wait(self, processes: list[subprocess.Popen[bytes]]) -> None:
-        def stop(*_: Any) -> None:
-            for process in processes:
-                if process.poll() is None:
-                    process.send_signal(signal.SIGTERM)
+    def wait(self, children: list[Child]) -> Child | None:
+        """Until Ctrl-C (or SIGTERM): None; or the child that exited on its own."""
+        while not self._stop_requests:
+            for child in children:
+                if child.process.poll() is not None:
+                    return child
+            time.sleep(0.2)
+        self.stdout.write("\nStopping…")
+        return None
 
-        signal.signal(signal.SIGTERM, lambda *_: stop())
-        try:
-            while all(process.poll() is None for process in processes):
-                time.sleep(0.5)
-        except KeyboardInterrupt:
-            self.stdout.write("\nStopping…")
-        finally:
-            stop()
-            for process in processes:
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-        self.stdout.write("Stopped.")
+    def stop(self, children: list[Child]) -> None:
+        """Every process the children started is gone when this returns (a few seconds)."""
+        hurried = self._stop_requests > 1  # a second Ctrl-C: no grace
+        for child in children:
+            child.signal_group(signal.SIGINT)
+        self._wait_for(children, 0 if hurried else GRACE_SECONDS)
+        for child in children:
+            if child.process.poll() is None:
+                child.signal_group(child.harder)
+        self._wait_for(children, 0 if self._stop_requests > 1 else HARD_SECONDS)
+        for child in children:
+            # Whatever is left of the group (a pool process, beat): nothing may outlive the demo.
+            child.signal_group(signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.process.wait(timeout=5)
+        deadline = time.monotonic() + 5
+        while any(child.group_alive() for child in children) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def _wait_for(self, children: list[Child], seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        hurried_at = self._stop_requests
+        while time.monotonic() < deadline and self._stop_requests == hurried_at:
+            if all(child.process.poll() is not None for child in children):
+                return
+            time.sleep(0.05)
+
+    def release_database(self) -> None:
+        if "DATABASE_URL" in os.environ:
+            return  # not the embedded server: someone else runs it
+        from clausebook import localdb
+
+        # pg_ctl inherits the ignored SIGINT: another Ctrl-C cannot cut the stop short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        still_used_by = localdb.release()
+        if still_used_by:
+            pids = ", ".join(str(pid) for pid in still_used_by)
+            self.stdout.write(
+                f"The embedded PostgreSQL keeps running for the other processes using it "
+                f"(pid {pids}); it stops when the last of them exits."
+            )
