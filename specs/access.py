@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from django.http import Http404
 
-from clausebook.models import Membership, Role, Workspace
+from clausebook import permissions
+from clausebook.models import Membership, Workspace
 from specs.models import Clause, Spec, SpecVersion
 
 
 def can_edit(membership: Membership) -> bool:
-    """Whether the member may create specs, import, publish and decide renames (editors up)."""
-    return membership.role >= Role.EDITOR
+    """Whether the member may create specs, import drafts and decide renames."""
+    return permissions.can(membership, "specs.import")
 
 
 def spec_for(workspace: Workspace, slug: str) -> Spec:

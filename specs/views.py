@@ -13,22 +13,22 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from clausebook.access import require_role, workspace_member
-from clausebook.models import Role
+from clausebook import permissions
+from clausebook.access import workspace_member
 from specs import access, presenters, selectors, services
 from specs.forms import AliasDecisionForm, ConfirmForm, SpecForm, VersionImportForm
 from specs.models import Spec, SpecVersion, VersionStatus
 from specs.spec_markdown import SpecSyntaxError
 
 
-@workspace_member()
+@workspace_member(permission="specs.read")
 @require_http_methods(["GET", "POST"])
 def spec_list(request: HttpRequest) -> HttpResponse:
     """Specs of the workspace; editors create one here (POST)."""
     can_edit = access.can_edit(request.membership)
     form = SpecForm(request.POST or None)
     if request.method == "POST":
-        require_role(request.membership, Role.EDITOR)
+        permissions.require(request.membership, "specs.import")
         if form.is_valid():
             try:
                 spec = services.spec_create(
@@ -44,7 +44,7 @@ def spec_list(request: HttpRequest) -> HttpResponse:
     return render(request, "specs/spec_list.html", context)
 
 
-@workspace_member()
+@workspace_member(permission="specs.read")
 @require_GET
 def spec_detail(request: HttpRequest, spec: str) -> HttpResponse:
     """The versions of a spec, with import, diff and search entry points."""
@@ -58,7 +58,7 @@ def spec_detail(request: HttpRequest, spec: str) -> HttpResponse:
     return render(request, "specs/spec_detail.html", context)
 
 
-@workspace_member(Role.EDITOR)
+@workspace_member(permission="specs.import")
 @require_http_methods(["GET", "POST"])
 def version_import(request: HttpRequest, spec: str) -> HttpResponse:
     """Upload or paste Markdown; a syntax error is shown with its line and nothing is stored."""
@@ -89,7 +89,7 @@ def version_import(request: HttpRequest, spec: str) -> HttpResponse:
     return render(request, "specs/version_import.html", context)
 
 
-@workspace_member()
+@workspace_member(permission="specs.read")
 @require_GET
 def version_detail(request: HttpRequest, spec: str, label: str) -> HttpResponse:
     """A version's overview: table of contents, preamble, counts, warnings, publish/export."""
@@ -125,7 +125,7 @@ def _confirm_step(
     return form, render(request, "specs/version_confirm.html", context, status=status)
 
 
-@workspace_member(Role.EDITOR)
+@workspace_member(permission="specs.publish")
 @require_http_methods(["GET", "POST"])
 def version_publish(request: HttpRequest, spec: str, label: str) -> HttpResponse:
     """GET: what publishing freezes, and a box to tick. POST (ticked): publish the draft."""
@@ -153,7 +153,7 @@ def version_publish(request: HttpRequest, spec: str, label: str) -> HttpResponse
     return redirect(detail)
 
 
-@workspace_member(Role.EDITOR)
+@workspace_member(permission="specs.import")
 @require_http_methods(["GET", "POST"])
 def version_discard(request: HttpRequest, spec: str, label: str) -> HttpResponse:
     """GET: what discarding a draft deletes, and a box to tick. POST (ticked): delete it.
@@ -184,7 +184,7 @@ def version_discard(request: HttpRequest, spec: str, label: str) -> HttpResponse
     return redirect("specs:spec-detail", request.workspace.slug, spec)
 
 
-@workspace_member()
+@workspace_member(permission="specs.read")
 @require_GET
 def version_export(request: HttpRequest, spec: str, label: str) -> HttpResponse:
     """The version as Markdown, always as a download (never rendered on our origin)."""
@@ -192,7 +192,7 @@ def version_export(request: HttpRequest, spec: str, label: str) -> HttpResponse:
     return presenters.markdown_download(version, selectors.version_export(version))
 
 
-@workspace_member()
+@workspace_member(permission="specs.read")
 @require_GET
 def clause_detail(request: HttpRequest, spec: str, label: str, key: str) -> HttpResponse:
     """A clause's permalink: rendered text, commentary, examples, eval prompts and history."""
@@ -201,7 +201,7 @@ def clause_detail(request: HttpRequest, spec: str, label: str, key: str) -> Http
     return render(request, "specs/clause_detail.html", context)
 
 
-@workspace_member()
+@workspace_member(permission="specs.read")
 @require_GET
 def version_search(request: HttpRequest, spec: str, label: str) -> HttpResponse:
     """Ranked full-text search in this version (or every version with ``all=1``)."""
@@ -243,7 +243,7 @@ def _diff_page(
     }
 
 
-@workspace_member()
+@workspace_member(permission="specs.read")
 @require_GET
 def version_diff(request: HttpRequest, spec: str) -> HttpResponse:
     """What changed between two versions (``?from=<label>&to=<label>``; default: the newest
@@ -259,7 +259,7 @@ def version_diff(request: HttpRequest, spec: str) -> HttpResponse:
     return render(request, "specs/version_diff.html", context)
 
 
-@workspace_member(Role.EDITOR)
+@workspace_member(permission="specs.import")
 @require_POST
 def alias_decide(request: HttpRequest, spec: str) -> HttpResponse:
     """Confirm or reject a probable rename. htmx gets the decided row with what happened, and

@@ -27,7 +27,6 @@ from rest_framework.views import APIView
 
 from clausebook.access import WorkspaceAPIMixin
 from clausebook.api_errors import Conflict
-from clausebook.models import Role
 from reviews import campaign_presenters
 from reviews.models import Assignment, Campaign, CampaignReviewer, Item
 from reviews.selectors import campaigns as selectors
@@ -311,7 +310,7 @@ class CampaignListView(WorkspaceAPIMixin, generics.ListAPIView):
     """Campaigns of the workspace (viewer); create one (adjudicator or above)."""
 
     serializer_class = CampaignOutput
-    write_role = Role.ADJUDICATOR
+    write_permission = "campaigns.create"
 
     def get_queryset(self) -> QuerySet[Campaign]:
         return selectors.campaign_list(self.workspace)
@@ -385,7 +384,7 @@ _LIFECYCLE_RESPONSES = {
 class _TransitionView(WorkspaceAPIMixin, APIView):
     """POST ``{"revision": n}``: one lifecycle action (see ``Campaign.TRANSITIONS``)."""
 
-    write_role = Role.ADJUDICATOR
+    write_permission = "campaigns.create"
     service: Callable[..., Campaign]
 
     def post(self, request: Request, workspace: str, campaign_id: int) -> Response:
@@ -432,7 +431,7 @@ class CampaignCloseView(_TransitionView):
 class CampaignReviewersView(WorkspaceAPIMixin, APIView):
     """A campaign's seats: list them (viewer), seat reviewers or remove one (adjudicator)."""
 
-    write_role = Role.ADJUDICATOR
+    write_permission = "campaigns.create"
 
     @extend_schema(responses=SeatOutput(many=True), summary="Seats, current and ended")
     def get(self, request: Request, workspace: str, campaign_id: int) -> Response:
@@ -508,7 +507,7 @@ class ItemListView(WorkspaceAPIMixin, generics.ListAPIView):
 
 
 class ClaimNextView(WorkspaceAPIMixin, APIView):
-    write_role = Role.REVIEWER
+    write_permission = "queue.view"
 
     @extend_schema(
         request=None,
@@ -532,7 +531,7 @@ class MyAssignmentListView(WorkspaceAPIMixin, generics.ListAPIView):
     """The signed-in user's assignments in this workspace, newest first."""
 
     serializer_class = AssignmentOutput
-    read_role = Role.REVIEWER
+    read_permission = "queue.view"
 
     @extend_schema(
         parameters=[
@@ -562,7 +561,7 @@ def _my_assignment(view: WorkspaceAPIMixin, user: Any, assignment_id: int) -> As
 
 
 class AssignmentSubmitView(WorkspaceAPIMixin, APIView):
-    write_role = Role.REVIEWER
+    write_permission = "queue.view"
 
     @extend_schema(request=None, responses=AssignmentOutput, summary="Submit my labels on an item")
     def post(self, request: Request, workspace: str, assignment_id: int) -> Response:
@@ -572,7 +571,7 @@ class AssignmentSubmitView(WorkspaceAPIMixin, APIView):
 
 
 class AssignmentSkipView(WorkspaceAPIMixin, APIView):
-    write_role = Role.REVIEWER
+    write_permission = "queue.view"
 
     @extend_schema(
         request=SkipInput, responses=AssignmentOutput, summary="Skip an item, with a reason"

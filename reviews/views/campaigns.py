@@ -16,8 +16,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from clausebook import permissions
 from clausebook.access import workspace_member
-from clausebook.models import Role
 from reviews import campaign_presenters
 from reviews.forms import CampaignForm, CampaignLifecycleForm, ReviewerAddForm, ReviewerRemoveForm
 from reviews.models import Campaign
@@ -26,13 +26,13 @@ from reviews.services import campaign_lifecycle as lifecycle
 from reviews.services import campaigns as services
 
 
-@workspace_member(Role.VIEWER)
+@workspace_member(permission="campaigns.read")
 def campaign_list(request: HttpRequest) -> HttpResponse:
     campaigns = selectors.campaign_list(request.workspace)
     return render(request, "reviews/campaigns/list.html", {"campaigns": campaigns})
 
 
-@workspace_member(Role.ADJUDICATOR)
+@workspace_member(permission="campaigns.create")
 @require_http_methods(["GET", "POST"])
 def campaign_create(request: HttpRequest) -> HttpResponse:
     if request.htmx and request.GET.get("partial") in _CREATE_PARTIALS:
@@ -96,7 +96,7 @@ def _add_errors(form: Form, error: ValidationError) -> None:
         form.add_error(name if name in form.fields else None, errors)
 
 
-@workspace_member(Role.VIEWER)
+@workspace_member(permission="campaigns.read")
 def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = selectors.get_campaign(request.workspace, campaign_id)
     return _detail(request, campaign)
@@ -112,7 +112,7 @@ def _detail(
     """The campaign page; lifecycle views render it too, with the error and a 400 or 409."""
     campaign.workspace = request.workspace
     role = request.membership.role
-    manage = role >= Role.ADJUDICATOR
+    manage = permissions.can(request.membership, "campaigns.create")
     progress = selectors.campaign_progress(campaign)
     states_shown = campaign_presenters.item_states_shown(campaign, role)
     items = selectors.campaign_item_page(
@@ -182,33 +182,33 @@ def _transition(
     )
 
 
-@workspace_member(Role.ADJUDICATOR)
+@workspace_member(permission="campaigns.create")
 @require_POST
 def campaign_open(request: HttpRequest, campaign_id: int) -> HttpResponse:
     done = "Campaign opened: reviewers can claim items."
     return _transition(request, campaign_id, lifecycle.campaign_open, done)
 
 
-@workspace_member(Role.ADJUDICATOR)
+@workspace_member(permission="campaigns.create")
 @require_POST
 def campaign_pause(request: HttpRequest, campaign_id: int) -> HttpResponse:
     done = "Campaign paused: no new items are handed out."
     return _transition(request, campaign_id, lifecycle.campaign_pause, done)
 
 
-@workspace_member(Role.ADJUDICATOR)
+@workspace_member(permission="campaigns.create")
 @require_POST
 def campaign_resume(request: HttpRequest, campaign_id: int) -> HttpResponse:
     return _transition(request, campaign_id, lifecycle.campaign_resume, "Campaign resumed.")
 
 
-@workspace_member(Role.ADJUDICATOR)
+@workspace_member(permission="campaigns.create")
 @require_POST
 def campaign_close(request: HttpRequest, campaign_id: int) -> HttpResponse:
     return _transition(request, campaign_id, lifecycle.campaign_close, "Campaign closed.")
 
 
-@workspace_member(Role.ADJUDICATOR)
+@workspace_member(permission="campaigns.create")
 @require_POST
 def campaign_reviewers_add(request: HttpRequest, campaign_id: int) -> HttpResponse:
     return _lifecycle_write(
@@ -225,7 +225,7 @@ def campaign_reviewers_add(request: HttpRequest, campaign_id: int) -> HttpRespon
     )
 
 
-@workspace_member(Role.ADJUDICATOR)
+@workspace_member(permission="campaigns.create")
 @require_POST
 def campaign_reviewer_remove(request: HttpRequest, campaign_id: int) -> HttpResponse:
     return _lifecycle_write(
@@ -242,13 +242,13 @@ def campaign_reviewer_remove(request: HttpRequest, campaign_id: int) -> HttpResp
     )
 
 
-@workspace_member(Role.REVIEWER)
+@workspace_member(permission="queue.view")
 def queue(request: HttpRequest) -> HttpResponse:
     context = selectors.reviewer_queue(request.workspace, request.user)
     return render(request, "reviews/campaigns/queue.html", context)
 
 
-@workspace_member(Role.REVIEWER)
+@workspace_member(permission="queue.view")
 @require_POST
 def claim_next(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = selectors.get_campaign(request.workspace, campaign_id)

@@ -19,8 +19,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from clausebook import cli
-from clausebook.models import Role
+from clausebook import cli, permissions
 from reviews.models import Campaign
 from reviews.services.labels.imports import (
     LabelImportRejected,
@@ -111,7 +110,7 @@ class Command(BaseCommand):
         path: Path = options["file"]
         if not path.is_file():
             raise CommandError(f"{path}: no such file")
-        context = cli.resolve(options, role=Role.EDITOR)
+        context = cli.resolve(options, role=permissions.role_for("labels.import"))
         campaign = Campaign.objects.filter(
             workspace=context.workspace, pk=options["campaign"]
         ).first()

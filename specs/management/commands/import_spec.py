@@ -14,8 +14,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.http import Http404
 from tqdm import tqdm
 
-from clausebook import cli
-from clausebook.models import Role, User
+from clausebook import cli, permissions
+from clausebook.models import User
 from specs import access, services
 from specs.models import Spec
 from specs.spec_markdown import SpecSyntaxError
@@ -53,7 +53,7 @@ class Command(BaseCommand):
         for folder in options["examples"]:
             if not Path(folder).is_dir():
                 raise CommandError(f"--examples: {folder}: no such folder")
-        context = cli.resolve(options, role=Role.EDITOR)
+        context = cli.resolve(options, role=permissions.role_for("specs.import"))
         workspace, actor = context.workspace, context.actor
         try:
             spec = access.spec_for(workspace, options["spec"])
