@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -308,3 +309,32 @@ def test_the_cli_refuses_a_stranger_and_another_workspaces_admin_with_the_same_a
     }
     assert not Label.objects.exists()
     _nothing_outside_changed(personas, users)
+
+
+def test_the_cli_reports_a_line_nested_2000_deep_as_invalid_json_not_a_traceback(
+    personas, tmp_path
+):
+    from django.core.management import CommandError, call_command
+
+    from tests.reviews.factories import make_campaign
+
+    campaign = make_campaign(
+        personas.workspace,
+        created_by=personas.owner,
+        reviewers=[personas.reviewer, personas.second_reviewer],
+    )
+    path = tmp_path / "labels.jsonl"
+    path.write_text("[" * 2000 + "]" * 2000 + "\n", encoding="utf-8")
+    err = io.StringIO()
+    with pytest.raises(CommandError, match="1 row\\(s\\) rejected; nothing was imported"):
+        call_command(
+            "import_labels",
+            str(path),
+            "--campaign",
+            str(campaign.pk),
+            "--workspace",
+            personas.workspace.slug,
+            stderr=err,
+            stdout=io.StringIO(),
+        )
+    assert f"{path}:1: invalid JSON: nested too deeply" in err.getvalue()

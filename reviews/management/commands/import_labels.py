@@ -19,7 +19,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from clausebook import cli, permissions
+from clausebook import cli, jsonbody, permissions
 from reviews.models import Campaign
 from reviews.services.labels.imports import (
     LabelImportRejected,
@@ -57,10 +57,10 @@ def read_rows(path: Path) -> tuple[list[LabelRow], list[dict[str, Any]]]:
             if not line.strip():
                 continue
             try:
-                value = json.loads(line)
-            except json.JSONDecodeError as error:
+                value = jsonbody.parse(line)
+            except jsonbody.MalformedJSON as error:
                 errors.append(
-                    {"line": number, "field": "", "message": f"invalid JSON: {error.msg}"}
+                    {"line": number, "field": "", "message": f"invalid JSON: {error.problem}"}
                 )
                 continue
             if not isinstance(value, dict):
