@@ -230,6 +230,81 @@ def bench_submit_label() -> Result:
     return Result(_timed(post), note="API POST …/items/<id>/labels/ with revision (test Client)")
 
 
+ONE_REQUEST_TITLE = "bench: one request per item"
+ONE_REQUEST_CLAUSES = 3
+
+
+def _one_request_campaign(ctx: dict[str, Any], needed: int) -> Any:
+    """A campaign of 1,000 short transcripts, 3 clauses, k = 1, with at least ``needed`` items
+    left for the writer (a new one when a past run used them up)."""
+    from reviews.models import Campaign, Item
+    from reviews.selectors.campaigns import ScopeChoice, TranscriptChoice
+    from reviews.services.campaigns import campaign_create
+
+    campaign = (
+        Campaign.objects.filter(workspace=ctx["workspace"], title=ONE_REQUEST_TITLE)
+        .order_by("-pk")
+        .first()
+    )
+    if campaign is None or Item.objects.filter(campaign=campaign, open_slots__gt=0).count() < (
+        needed
+    ):
+        ids = list(
+            Item.objects.filter(campaign=ctx["big"])
+            .order_by("position")
+            .values_list("transcript_id", flat=True)[:1000]
+        )
+        keys = list(
+            ctx["big"]
+            .campaign_clauses.order_by("position")
+            .values_list("clause__key", flat=True)[:ONE_REQUEST_CLAUSES]
+        )
+        campaign = campaign_create(
+            workspace=ctx["workspace"],
+            actor=ctx["users"]["adjudicator"],
+            title=ONE_REQUEST_TITLE,
+            spec_version=ctx["big"].spec_version,
+            scope=ScopeChoice(mode="list", keys=keys),
+            transcripts=TranscriptChoice(source="ids", ids=ids),
+            reviewers=[ctx["users"]["writer"]],
+            reviewers_per_item=1,
+            open_now=True,
+        )
+    campaign.workspace = ctx["workspace"]
+    return campaign
+
+
+def bench_label_and_next() -> Result:
+    from reviews.services.campaigns import item_claim_next
+
+    ctx = _ctx()
+    user = ctx["users"]["writer"]
+    campaign = _one_request_campaign(ctx, RUNS + 2)
+    keys = list(
+        campaign.campaign_clauses.order_by("position").values_list("clause__key", flat=True)
+    )
+    client = _client(user)
+    current = [item_claim_next(campaign=campaign, reviewer=user).item_id]
+    base = f"/api/v1/workspaces/{WS}/campaigns/{campaign.pk}/items/"
+
+    def post() -> None:
+        # Every clause's verdict, submit, and the next item back: what a reviewer's one request
+        # per item carries.
+        body = {
+            "labels": [{"clause": key, "verdict": "complies"} for key in keys],
+            "submit": True,
+            "next": True,
+        }
+        response = client.post(f"{base}{current[0]}/labels/", body, content_type="application/json")
+        assert response.status_code == 200, response.content
+        current[0] = response.json()["next"]["item"]["id"]
+
+    return Result(
+        _timed(post),
+        note=f"API POST …/labels/ with submit + next, {len(keys)} clauses (test Client)",
+    )
+
+
 def bench_claim_next() -> Result:
     from django.db.models import F
 
@@ -270,6 +345,7 @@ def bench_queue() -> Result:
 BENCHMARKS = [
     Benchmark("labeling page 40 msgs × 80 clauses (server)", "≤ 50 ms", bench_labeling_page, "labeling", 50),
     Benchmark("submit a label", "≤ 15 ms", bench_submit_label, "labeling", 15),
+    Benchmark("label one item (save + submit + next), one request", "≤ 15 ms", bench_label_and_next, "labeling", 15),
     Benchmark("claim next with 100k open", "≤ 20 ms", bench_claim_next, "labeling", 20),
     Benchmark("reviewer queue list", "≤ 20 ms", bench_queue, "labeling", 20),
 ]  # fmt: skip

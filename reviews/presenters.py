@@ -296,6 +296,7 @@ def labeling_context(
         "campaign": campaign,
         "item": item,
         "page": page,
+        "page_url": reverse("reviews:label-item", args=(ws, campaign.pk, item.pk)),
         "position": item.position + 1,
         "item_total": max(campaign.item_count, item.position + 1),
         "clauses_done": done,
@@ -309,4 +310,47 @@ def labeling_context(
         "disabled": "" if page.editable else "disabled",
         "label_data": data,
         "skip_form": SkipForm(),
+    }
+
+
+def next_item_output(
+    page: label_selectors.LabelingPage, workspace_slug: str, *, reviewer: str
+) -> dict[str, Any]:
+    """The next item as the one-request label-and-next path answers it: everything the labeling
+    page needs to show it (the transcript's messages, the clauses in scope, the reviewer's labels
+    on it) and its page's URL, so a script or the page goes on without another request."""
+    item, campaign, assignment = page.item, page.campaign, page.assignment
+    clause_keys = {cc.clause_id: cc.clause.key for cc in page.clauses}
+    return {
+        "assignment": (
+            {"id": assignment.pk, "status": assignment.status} if assignment is not None else None
+        ),
+        "item": {
+            "id": item.pk,
+            "position": item.position,
+            "state": item.state,
+            "campaign": campaign.pk,
+            "transcript": item.transcript_id,
+            "url": reverse("reviews:label-item", args=(workspace_slug, campaign.pk, item.pk)),
+        },
+        "transcript": {
+            "id": item.transcript_id,
+            "external_id": item.transcript.external_id,
+            "messages": item.transcript.messages,
+        },
+        "clauses": [
+            {
+                "id": cc.clause_id,
+                "key": cc.clause.key,
+                "title": cc.clause.title,
+                "position": cc.position,
+            }
+            for cc in page.clauses
+        ],
+        "labels": [
+            label_output(
+                label, clause_key=clause_keys.get(clause_id, ""), item=item, reviewer=reviewer
+            )
+            for clause_id, label in page.labels.items()
+        ],
     }

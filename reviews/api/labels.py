@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
@@ -37,7 +38,9 @@ from reviews.services.labels.core import (
     LabelInput,
 )
 from reviews.services.labels.imports import LabelImportRejected, LabelRow, labels_import
+from reviews.services.labels.next import labels_submit_and_next
 from reviews.services.labels.save import LabelsSaved, labels_save
+from reviews.views import labeling as labeling_views
 
 # --------------------------------------------------------------------------------------------------
 # Serializers
@@ -131,6 +134,18 @@ class LabelsSaveInput(serializers.Serializer):
 
     labels = LabelItemInput(many=True, required=False, max_length=MAX_LABELS_PER_REQUEST)
     submit = serializers.BooleanField(default=False)
+    next = serializers.BooleanField(
+        default=False,
+        help_text='With "submit": true, also claim your next item in this campaign and answer '
+        "with it: label an item in one request.",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("next") and not attrs.get("submit"):
+            raise serializers.ValidationError(
+                {"next": 'Ask for the next item only with "submit": true.'}
+            )
+        return attrs
 
 
 class LabelUpdateInput(LabelFieldsInput):
@@ -173,6 +188,54 @@ class LabelsSavedOutput(serializers.Serializer):
     labels = SavedLabelOutput(many=True)
     assignment = SavedAssignmentOutput()
     item = SavedItemOutput()
+
+
+class NextAssignmentOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+
+
+class NextItemOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    position = serializers.IntegerField()
+    state = serializers.CharField()
+    campaign = serializers.IntegerField()
+    transcript = serializers.IntegerField()
+    url = serializers.CharField(help_text="The item's labeling page.")
+
+
+class NextTranscriptOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    external_id = serializers.CharField()
+    messages = serializers.ListField(child=serializers.DictField())
+
+
+class NextClauseOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    key = serializers.CharField()
+    title = serializers.CharField()
+    position = serializers.IntegerField()
+
+
+class NextOutput(serializers.Serializer):
+    """The item handed out next, with what labeling it needs."""
+
+    assignment = NextAssignmentOutput()
+    item = NextItemOutput()
+    transcript = NextTranscriptOutput()
+    clauses = NextClauseOutput(many=True)
+    labels = SavedLabelOutput(many=True, help_text="Your labels on it (usually none yet).")
+
+
+class LabelsSavedNextOutput(LabelsSavedOutput):
+    next = NextOutput(
+        allow_null=True, help_text='With "next": true; null when nothing is left for you.'
+    )
+    next_refused = serializers.CharField(
+        required=False,
+        help_text="Why no next item was handed out (the campaign was paused or closed, your "
+        "seat removed) although the submit succeeded.",
+    )
 
 
 class ConflictOutput(serializers.Serializer):
@@ -227,6 +290,15 @@ def _label_input(values: dict[str, Any], clause: int | str, revision: int | None
     )
 
 
+def _wants_page(request: Request) -> bool:
+    """The labeling page asks for HTML (htmx, or a fetch that accepts text/html first); scripts
+    get JSON."""
+    if request.headers.get("HX-Request") == "true":
+        return True
+    accept = request.headers.get("Accept", "")
+    return accept.split(",", 1)[0].strip().startswith("text/html")
+
+
 def _saved_output(result: LabelsSaved, reviewer: str) -> dict[str, Any]:
     # Shaped so a later "next item" can join it: {"labels", "assignment", "item"[, "next"]}.
     item = result.assignment.item
@@ -259,14 +331,20 @@ class ItemLabelsView(WorkspaceAPIMixin, APIView):
 
     @extend_schema(
         request=LabelsSaveInput,
-        responses={200: LabelsSavedOutput, 409: ConflictOutput},
-        summary="Save my labels on an item (and submit it)",
+        responses={200: LabelsSavedNextOutput, 409: ConflictOutput},
+        summary="Save my labels on an item (and submit it, and get the next one)",
         description="Each label names its clause (id or key) and the revision you last saw "
         "(none for a first save). Fields left out keep their values. A stale revision on any "
         "label: 409 with the current state of each stale label, and nothing is saved. With "
-        '"submit": true the item is submitted after saving, in the same transaction.',
+        '"submit": true the item is submitted after saving, in the same transaction. With '
+        '"next": true as well, your next item in the campaign is claimed once the submit has '
+        'committed and comes back under "next" (null when nothing is left): one request per '
+        "labeled item. The labeling page sends the same with `Accept: text/html` and gets the "
+        "next item's page instead.",
     )
-    def post(self, request: Request, workspace: str, campaign_id: int, item_id: int) -> Response:
+    def post(
+        self, request: Request, workspace: str, campaign_id: int, item_id: int
+    ) -> Response | HttpResponse:
         _item, assignment = access.item_to_label(self.membership, item_id, campaign_id=campaign_id)
         data = LabelsSaveInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -275,12 +353,19 @@ class ItemLabelsView(WorkspaceAPIMixin, APIView):
             for values in data.validated_data.get("labels", [])
         ]
         try:
-            result = labels_save(
-                assignment=assignment,
-                reviewer=request.user,
-                labels=inputs,
-                submit=data.validated_data["submit"],
-            )
+            if data.validated_data["next"]:
+                step = labels_submit_and_next(
+                    assignment=assignment, reviewer=request.user, labels=inputs
+                )
+                result = step.saved
+            else:
+                step = None
+                result = labels_save(
+                    assignment=assignment,
+                    reviewer=request.user,
+                    labels=inputs,
+                    submit=data.validated_data["submit"],
+                )
         except LabelConflict as conflict:
             raise Conflict(
                 current=presenters.conflict_state(
@@ -290,7 +375,25 @@ class ItemLabelsView(WorkspaceAPIMixin, APIView):
                     reviewer=request.user.email,
                 )
             ) from conflict
-        return Response(_saved_output(result, request.user.email))
+        if step is None:
+            return Response(_saved_output(result, request.user.email))
+        if _wants_page(request):
+            # The labeling page: the next item's page part, to swap in (one request per item).
+            request._request.workspace = self.workspace
+            request._request.membership = self.membership
+            return labeling_views.next_item_page(request._request, step)
+        answer = _saved_output(result, request.user.email)
+        answer["next"] = None
+        if step.next is not None:
+            page = label_selectors.labeling_page_of(
+                self.membership, item_id=step.next.item_id, campaign_id=campaign_id
+            )
+            answer["next"] = presenters.next_item_output(
+                page, self.workspace.slug, reviewer=request.user.email
+            )
+        elif step.next_refused:
+            answer["next_refused"] = step.next_refused
+        return Response(answer)
 
 
 class LabelListView(WorkspaceAPIMixin, generics.ListAPIView):

@@ -82,6 +82,14 @@ def labeling_page(
     )
 
 
+def labeling_page_of(membership: Membership, *, item_id: int, campaign_id: int) -> LabelingPage:
+    """The labeling page of an item resolved through ``reviews.access`` (404 outside the
+    workspace or campaign, 403 without the right): what the one-request label-and-next path
+    answers with for the item it just handed out."""
+    item, assignment = access.item_to_read(membership, item_id, campaign_id=campaign_id)
+    return labeling_page(item=item, assignment=assignment, membership=membership)
+
+
 def blank_clause_keys(assignment: Assignment) -> list[str]:
     """The keys of the clauses in scope on which the assignment has no verdict yet, in scope
     order (one query)."""

@@ -24,6 +24,7 @@ from reviews.forms import SkipForm
 from reviews.models import Assignment
 from reviews.selectors import labels as label_selectors
 from reviews.services import campaigns as campaign_services
+from reviews.services.labels.next import LabelsSubmittedNext
 from reviews.services.labels.submit import MISSING, assignment_submit
 from reviews.views.campaigns import _claim_redirect
 
@@ -82,6 +83,36 @@ def skip(request: HttpRequest, campaign_id: int, item_id: int) -> HttpResponse:
         return redirect("reviews:label-item", request.workspace.slug, campaign_id, item.pk)
     messages.info(request, "Skipped; someone else will take it.")
     return _claim_redirect(request, item.campaign)
+
+
+#: Where the page goes after a Submit-and-next: the next item's page (its part is the body, to
+#: swap in and push onto the history), or the queue when nothing is left (an empty body).
+NEXT_LOCATION = "X-Next-Location"
+
+
+def next_item_page(request: HttpRequest, step: LabelsSubmittedNext) -> HttpResponse:
+    """The answer to the labeling page's Submit-and-next (one request, see
+    ``reviews.api.labels.ItemLabelsView``): the next item's page part, rendered from the same
+    template part the labeling page renders, or, when nothing is handed out, a pointer to the
+    queue with the reason as a message there. ``request`` carries the workspace and membership
+    the API view resolved."""
+    workspace = request.workspace
+    campaign = step.saved.assignment.item.campaign
+    if step.next is None:
+        if step.next_refused:
+            messages.error(request, f"Submitted. {step.next_refused}")
+        else:
+            messages.success(request, f"You are done with “{campaign.title}”. Thank you!")
+        response = HttpResponse(b"", content_type="text/html; charset=utf-8")
+        response[NEXT_LOCATION] = reverse("reviews:queue", args=(workspace.slug,))
+        return response
+    page = label_selectors.labeling_page_of(
+        request.membership, item_id=step.next.item_id, campaign_id=campaign.pk
+    )
+    context = presenters.labeling_context(page, workspace.slug)
+    response = render(request, "reviews/labeling/item.html#labeling", context)
+    response[NEXT_LOCATION] = context["page_url"]
+    return response
 
 
 def _listed(keys: list[str], shown: int = 10) -> str:
