@@ -171,7 +171,11 @@ def markdown_text(markdown: str, *, titles: Mapping[str, str] = _NO_TITLES) -> s
     ``titles`` (clause key -> title) names the target of ``[?](#key)`` cross-references, as the
     clause page does; an unknown key reads as the key in words. Eval footnote markers
     (``[^abcd]``) are dropped."""
-    tokens = _parser.parse(FOOTNOTE_RE.sub("", markdown or ""))
+    markdown = FOOTNOTE_RE.sub("", markdown or "")
+    plain = _plain_paragraphs(markdown)
+    if plain is not None:
+        return plain
+    tokens = _parser.parse(markdown)
     blocks: list[str] = []
     lists: list[list[int]] = []  # per open list: [next number] (0 for bullets)
     pending_marker = ""
@@ -215,6 +219,41 @@ def markdown_text(markdown: str, *, titles: Mapping[str, str] = _NO_TITLES) -> s
         elif kind in {"fence", "code_block"}:
             blocks.append(_joined(token.content.rstrip("\n"), in_list=bool(lists)))
     return "".join(blocks).strip("\n")
+
+
+# Most example titles and messages are prose without any Markdown: lines that cannot open a
+# block (heading, quote, list, fence, indented code, table, setext underline, reference
+# definition) and hold no character an inline rule acts on (escape, code, emphasis,
+# strikethrough, autolink, entity, LaTeX); brackets are plain text as long as no "](" makes
+# them a link or an image ("[text]" alone is a link only with a "[text]: url" definition).
+# Their plain text is their paragraphs, each line joined to the next by a space, which is what
+# markdown-it makes of them; parsing them cost most of an import's plain-text time.
+_PLAIN_LINE_RE = re.compile(
+    r"(?!\d+[.)])[^\s\0#>+=|\-\\`*_<&~](?:[^\n\r\0\\`*_<&~|]*[^\s\0\\`*_<&~|])?"
+)
+
+
+def _plain_paragraphs(markdown: str) -> str | None:
+    """The plain text of Markdown that is only plain paragraphs, or None if it may be more.
+
+    A line must start with a character that opens no block, end with a non-space (trailing
+    spaces make hard breaks) and hold no inline syntax; an empty line ends a paragraph."""
+    if "](" in markdown or "]:" in markdown:
+        return None
+    paragraphs: list[str] = []
+    lines: list[str] = []
+    for line in markdown.split("\n"):
+        if not line:
+            if lines:
+                paragraphs.append(" ".join(lines))
+                lines = []
+            continue
+        if _PLAIN_LINE_RE.fullmatch(line) is None:
+            return None
+        lines.append(line)
+    if lines:
+        paragraphs.append(" ".join(lines))
+    return "\n\n".join(paragraphs)
 
 
 def _joined(text: str, *, in_list: bool) -> str:

@@ -456,14 +456,6 @@ def search(
 
 def _snapshots(version: SpecVersion) -> list[ClauseSnapshot]:
     """Two queries: clauses (with the parent key joined) and example fingerprints."""
-    examples: dict[int, list[tuple[str, str]]] = {}
-    for clause_id, fingerprint, title, title_text in (
-        Example.objects.filter(clause__version=version)
-        .order_by("clause_id", "position")
-        .values_list("clause_id", "fingerprint", "title", "title_text")
-    ):
-        # The title as read (cross-references as titles), like the body.
-        examples.setdefault(clause_id, []).append((fingerprint, title_text or title))
     rows = list(
         Clause.objects.filter(version=version)
         .order_by("position")
@@ -471,6 +463,16 @@ def _snapshots(version: SpecVersion) -> list[ClauseSnapshot]:
             "id", "key", "title", "authority", "tags", "body", "text", "parent__key", "position"
         )
     )
+    # By clause id rather than a join on the version: the clause_id index finds the rows
+    # whatever the table's statistics say (a join on stale ones scans the whole table).
+    examples: dict[int, list[tuple[str, str]]] = {}
+    for clause_id, fingerprint, title, title_text in (
+        Example.objects.filter(clause_id__in=[row[0] for row in rows])
+        .order_by("clause_id", "position")
+        .values_list("clause_id", "fingerprint", "title", "title_text")
+    ):
+        # The title as read (cross-references as titles), like the body.
+        examples.setdefault(clause_id, []).append((fingerprint, title_text or title))
     # Clauses made without the importer (factories, the admin) may lack their plain text:
     # read it from the body then, resolving cross-references among this version's titles.
     titles = {row[1]: row[2] for row in rows}

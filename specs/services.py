@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
 from django.db import connection, transaction
 from django.db.models import ProtectedError
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from clausebook import audit
@@ -60,19 +61,26 @@ __all__ = [
 
 # Search indexes what a reader reads: the title (weighted A) and the plain text the importer
 # stored (specs.plaintext), not the Markdown source with its markup, footnote ids and LaTeX.
-_CLAUSE_VECTOR_SQL = """
-UPDATE specs_clause
-   SET search_vector = setweight(to_tsvector('english', title), 'A')
-                    || setweight(to_tsvector('english', text), 'B')
- WHERE version_id = %s
-"""
-_EXAMPLE_VECTOR_SQL = """
-UPDATE specs_example AS e
-   SET search_vector = setweight(to_tsvector('english', e.title_text), 'A')
-                    || setweight(to_tsvector('english', e.text), 'B')
-  FROM specs_clause AS c
- WHERE e.clause_id = c.id AND c.version_id = %s
-"""
+# Computed in the INSERT itself: a later UPDATE would write every row (and its GIN entries)
+# twice and run the immutability triggers on each row again.
+_VECTOR_SQL = (
+    "setweight(to_tsvector('english', %s), 'A') || setweight(to_tsvector('english', %s), 'B')"
+)
+
+
+def _search_vector(title: str, text: str) -> RawSQL:
+    # A constant fragment; the title and text are query parameters.
+    return RawSQL(_VECTOR_SQL, (title, text))  # noqa: S611
+
+
+def _next_ids(model: type[Clause], count: int) -> list[int]:
+    """``count`` fresh primary keys from the model's identity sequence, in increasing order."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [model._meta.db_table, count],
+        )
+        return sorted(row[0] for row in cursor.fetchall())
 
 
 class VersionNotDraft(ValidationError):
@@ -203,59 +211,60 @@ def spec_version_import(
         created_by=actor if actor is not None and actor.is_authenticated else None,
     )
     titles = {c.key: c.title for c in parsed.clauses}  # cross-references read as titles
-    # One multi-row INSERT (PostgreSQL returns the ids in input order), then one UPDATE that
-    # links children to parents: two statements whatever the size of the spec.
-    clause_rows = [
-        Clause(
-            version=version,
-            key=c.key,
-            title=c.title[:CLAUSE_TITLE_MAX_LENGTH],
-            level=c.level,
-            position=c.position,
-            authority=c.authority or "",
-            authority_source=c.authority_source or "",
-            tags=c.tags,
-            body=c.body,
-            text=clause_text(c.body, titles=titles),
-            references=c.references,
-            footnotes=c.footnotes,
-            source_line=c.line,
+    # Ids first (one query), so each clause row carries its parent's id and one multi-row INSERT
+    # stores the whole tree: a later UPDATE of the parents would write every row twice.
+    ids = _next_ids(Clause, len(parsed.clauses))
+    id_by_key = {c.key: pk for c, pk in zip(parsed.clauses, ids, strict=True)}
+    clause_rows = []
+    for c in parsed.clauses:
+        title = c.title[:CLAUSE_TITLE_MAX_LENGTH]
+        text = clause_text(c.body, titles=titles)
+        clause_rows.append(
+            Clause(
+                id=id_by_key[c.key],
+                version=version,
+                parent_id=id_by_key[c.parent_key] if c.parent_key else None,
+                key=c.key,
+                title=title,
+                level=c.level,
+                position=c.position,
+                authority=c.authority or "",
+                authority_source=c.authority_source or "",
+                tags=c.tags,
+                body=c.body,
+                text=text,
+                references=c.references,
+                footnotes=c.footnotes,
+                source_line=c.line,
+                search_vector=_search_vector(title, text),
+            )
         )
-        for c in parsed.clauses
-    ]
     Clause.objects.bulk_create(clause_rows)
-    by_key = {row.key: row for row in clause_rows}
-    with_parent = []
-    for parsed_clause, row in zip(parsed.clauses, clause_rows, strict=True):
-        if parsed_clause.parent_key:
-            row.parent_id = by_key[parsed_clause.parent_key].pk
-            with_parent.append(row)
-    Clause.objects.bulk_update(with_parent, ["parent"], batch_size=500)
 
-    examples = [
-        Example(
-            clause=row,
-            position=index,
-            title=example.title,
-            title_text=markdown_text(example.title, titles=titles),
-            text=_example_text(example, titles),
-            turns=[_turn_to_json(turn) for turn in example.turns],
-            between_turns={str(k): v for k, v in example.between_turns.items()},
-            body_offset=example.body_offset,
-            fingerprint=example_fingerprint(example),
-            source_line=example.line,
-        )
-        for parsed_clause, row in zip(parsed.clauses, clause_rows, strict=True)
-        for index, example in enumerate(parsed_clause.examples)
-    ]
+    examples = []
+    for parsed_clause, row in zip(parsed.clauses, clause_rows, strict=True):
+        for index, example in enumerate(parsed_clause.examples):
+            title_text = markdown_text(example.title, titles=titles)
+            text = _example_text(example, titles)
+            examples.append(
+                Example(
+                    clause=row,
+                    position=index,
+                    title=example.title,
+                    title_text=title_text,
+                    text=text,
+                    turns=[_turn_to_json(turn) for turn in example.turns],
+                    between_turns={str(k): v for k, v in example.between_turns.items()},
+                    body_offset=example.body_offset,
+                    fingerprint=example_fingerprint(example),
+                    source_line=example.line,
+                    search_vector=_search_vector(title_text, text),
+                )
+            )
     Example.objects.bulk_create(examples, batch_size=1000)
 
     eval_prompts = _eval_prompts_for(spec, parsed.clauses, clause_rows, eval_examples, warnings)
     EvalPrompt.objects.bulk_create(eval_prompts, batch_size=1000)
-
-    with connection.cursor() as cursor:
-        cursor.execute(_CLAUSE_VECTOR_SQL, [version.pk])
-        cursor.execute(_EXAMPLE_VECTOR_SQL, [version.pk])
 
     version.warnings = warnings
     version.clause_count = len(clause_rows)
