@@ -1,18 +1,25 @@
 """Pagination for the API lists.
 
-:class:`KeysetPagination` serves the large, growing lists (transcripts, imports, scenarios): keyset
+:class:`KeysetPagination` serves the API's lists (transcripts, imports, scenarios, labels): keyset
 pages by ``id``, which a client can start at any id and which cost the same at any depth, given an
 index that leads with the list's filter and ends with ``id`` (``(workspace, id)`` for the
-transcripts). :class:`CreatedCursorPagination` stays for the lists not moved yet.
+transcripts). :class:`DefaultPagination` (page numbers) serves the short lists.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Max, Min, QuerySet
+from django.db.models import Count, F, Max, Min, QuerySet
+from django.db.models.fields.tuple_lookups import (
+    Tuple,
+    TupleGreaterThan,
+    TupleGreaterThanOrEqual,
+    TupleLessThan,
+    TupleLessThanOrEqual,
+)
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import BasePagination, CursorPagination, PageNumberPagination
+from rest_framework.pagination import BasePagination, PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
@@ -24,25 +31,29 @@ class DefaultPagination(PageNumberPagination):
     max_page_size = 500
 
 
-class CreatedCursorPagination(CursorPagination):
-    """Stable pages over large, growing tables (transcripts, labels)."""
-
-    page_size = 100
-    page_size_query_param = "page_size"
-    max_page_size = 1000
-    ordering = "-id"
-
-
 def _positive_int(params: Any, name: str) -> int | None:
     raw = params.get(name)
     if raw is None or raw == "":
         return None
-    if not raw.isdigit() or int(raw) > 2**63 - 1:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > _MAX_ID:
         raise ValidationError({name: [f"'{raw[:40]}' is not an id: send an integer of 0 or more."]})
     return int(raw)
 
 
 _TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
+_MAX_ID = 2**63 - 1
+
+
+def _clamp(value: int) -> int:
+    return min(max(value, 0), _MAX_ID)
+
+
+_TUPLE_LOOKUPS = {
+    "lt": TupleLessThan,
+    "lte": TupleLessThanOrEqual,
+    "gt": TupleGreaterThan,
+    "gte": TupleGreaterThanOrEqual,
+}
 
 
 class KeysetPagination(BasePagination):
@@ -56,12 +67,14 @@ class KeysetPagination(BasePagination):
     cost does not grow with depth, and rows inserted meanwhile never shift the pages already
     being walked (new rows appear only before the first page of a newest-first list).
 
-    A view whose list is filtered by equality on leading index columns names them in
-    ``keyset_order_prefix`` (the transcripts: ``("workspace_id",)``). They lead the ORDER BY, which
-    changes no row's place (they are constant within the list) but leaves the planner one
-    sort-free plan, the matching index: ordered by ``id`` alone, the primary key offers another,
-    which a crowded table (another workspace's newer rows first) turns into a scan of rows that
-    are not on the page.
+    A view whose list is one value of an index's leading columns (the transcripts: one workspace,
+    index ``(workspace, id)``) names them in ``keyset_prefix()`` (``{"workspace_id": 7}``). The page
+    bound is then a row comparison on the whole index key, ``(workspace_id, id) < (7, after)``
+    (on the first page ``<= (7, max)``), which only that index can answer as a range. With
+    ``workspace_id = 7 AND id < after`` alone, the primary key offers the same order, and the
+    planner, assuming rows spread evenly, may pick a backward scan of it that reads and discards
+    every newer row of other workspaces before the page (the table the issue measured: 100k
+    discarded rows). The EXPLAIN tests in ``tests/transcripts/test_transcript_list_api.py`` pin it.
 
     ``total`` (with ``min_id`` and ``max_id``, the list's id range, to aim a jump) is counted on
     the first page only (no ``after``/``before``), or on any page with ``count=true``;
@@ -85,7 +98,7 @@ class KeysetPagination(BasePagination):
         raw = params.get("page_size")
         if raw is None or raw == "":
             return self.page_size
-        if not raw.isdigit() or int(raw) < 1:
+        if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
             raise ValidationError(
                 {"page_size": [f"'{raw[:40]}' is not a page size: send 1 to {self.max_page_size}."]}
             )
@@ -118,27 +131,39 @@ class KeysetPagination(BasePagination):
         forward, backward = ("lt", "gt") if descending else ("gt", "lt")
         # One step towards the front of the list, to make an id part of the page before it.
         back_step = -1 if descending else 1
-        columns = [*getattr(view, "keyset_order_prefix", ()), "id"]
+        prefix: dict[str, Any] = view.keyset_prefix() if hasattr(view, "keyset_prefix") else {}
+        columns = [*prefix, "id"]
         order = [f"-{c}" if descending else c for c in columns]
         reverse_order = [c if descending else f"-{c}" for c in columns]
 
+        def bound(lookup: str, value: int) -> QuerySet[Any]:
+            # Added to the queryset's own filters (its workspace among them), never instead.
+            if not prefix:
+                return queryset.filter(**{f"id__{lookup}": value})
+            key = Tuple(*(F(c) for c in columns))
+            return queryset.filter(_TUPLE_LOOKUPS[lookup](key, (*prefix.values(), value)))
+
         if before is not None:
             # The page just before ``before``: read towards it, then put it back in list order.
-            rows = list(
-                queryset.filter(**{f"id__{backward}": before}).order_by(*reverse_order)[: size + 1]
-            )
+            rows = list(bound(backward, before).order_by(*reverse_order)[: size + 1])
             has_previous = len(rows) > size
             rows = rows[:size][::-1]
             self.previous_before = rows[0].pk if has_previous else None
-            self.next_after = rows[-1].pk if rows else before - back_step
+            self.next_after = rows[-1].pk if rows else _clamp(before - back_step)
         else:
-            page = queryset.filter(**{f"id__{forward}": after}) if after is not None else queryset
+            if after is not None:
+                page = bound(forward, after)
+            elif prefix:
+                # The first page, bounded too, so that it is the same index range.
+                page = bound(f"{forward}e", _MAX_ID if descending else 0)
+            else:
+                page = queryset
             rows = list(page.order_by(*order)[: size + 1])
             has_next = len(rows) > size
             rows = rows[:size]
             self.next_after = rows[-1].pk if has_next else None
             if after is not None:
-                self.previous_before = rows[0].pk if rows else after + back_step
+                self.previous_before = rows[0].pk if rows else _clamp(after + back_step)
 
         if self._count_wanted(params, first_page=after is None and before is None):
             self.counts = queryset.order_by().aggregate(

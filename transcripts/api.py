@@ -14,7 +14,12 @@ import io
 from typing import Any
 
 import orjson
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import APIException
 from rest_framework.request import Request
@@ -23,7 +28,7 @@ from rest_framework.views import APIView
 
 from clausebook.access import WorkspaceAPIMixin
 from clausebook.api_errors import Conflict
-from clausebook.pagination import CreatedCursorPagination
+from clausebook.pagination import NewestFirstKeysetPagination
 from transcripts import access, selectors, services
 from transcripts.formats import FORMATS, ROLE_NAMES
 from transcripts.formats.limits import (
@@ -82,6 +87,19 @@ class MessageOutput(serializers.Serializer):
     name = serializers.CharField(required=False)
     tool_calls = ToolCall(many=True, required=False)
     tool_call_id = serializers.CharField(required=False)
+
+
+@extend_schema_field(MessageOutput(many=True))
+class MessagesField(serializers.JSONField):
+    """The stored messages as they are: the import validated them, so a list of 100 transcripts
+    does not pay a nested serializer per message (the schema is :class:`MessageOutput`'s)."""
+
+
+class TranscriptWithMessagesOutput(TranscriptSummaryOutput):
+    messages = MessagesField(read_only=True)
+
+    class Meta(TranscriptSummaryOutput.Meta):
+        fields = [*TranscriptSummaryOutput.Meta.fields, "messages"]
 
 
 class TranscriptOutput(serializers.ModelSerializer):
@@ -253,6 +271,25 @@ class PayloadTooLarge(APIException):
 # Views
 # --------------------------------------------------------------------------------------------------
 
+#: What ``?include=`` may add to each row of the transcript list.
+TRANSCRIPT_INCLUDES = ("messages",)
+
+
+def _includes(params: Any) -> set[str]:
+    """``include=messages`` (comma-separated); an unknown name is a 400 naming it."""
+    names = {n.strip() for n in (params.get("include") or "").split(",") if n.strip()}
+    unknown = sorted(names - set(TRANSCRIPT_INCLUDES))
+    if unknown:
+        raise serializers.ValidationError(
+            {
+                "include": [
+                    f"Unknown '{unknown[0][:40]}': send one of {', '.join(TRANSCRIPT_INCLUDES)}."
+                ]
+            }
+        )
+    return names
+
+
 _FILTERS = [
     OpenApiParameter("q", str, description="Substring of the message text or external id."),
     OpenApiParameter("tag", str, description="Only transcripts with this tag."),
@@ -264,13 +301,45 @@ _FILTERS = [
 class TranscriptListView(WorkspaceAPIMixin, generics.ListAPIView):
     read_role = access.READ_ROLE
     serializer_class = TranscriptSummaryOutput
-    pagination_class = CreatedCursorPagination
+    pagination_class = NewestFirstKeysetPagination
+
+    def keyset_prefix(self) -> dict[str, int]:
+        """Pages are ranges of the ``(workspace, id)`` index (see KeysetPagination)."""
+        return {"workspace_id": self.workspace.pk}
+
+    def get_serializer_class(self):  # type: ignore[no-untyped-def]
+        if "messages" in _includes(self.request.query_params):
+            return TranscriptWithMessagesOutput
+        return TranscriptSummaryOutput
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        filters = selectors.TranscriptFilters.from_params(self.request.query_params)
-        return access.transcripts_for_user(self.membership, filters)
+        params = self.request.query_params
+        return access.transcripts_for_user(
+            self.membership,
+            selectors.TranscriptFilters.from_params(params),
+            with_messages="messages" in _includes(params),
+        )
 
-    @extend_schema(parameters=_FILTERS, summary="Transcripts (newest first, cursor pages)")
+    @extend_schema(
+        parameters=[
+            *_FILTERS,
+            OpenApiParameter(
+                "include",
+                str,
+                enum=TRANSCRIPT_INCLUDES,
+                description="messages: each row carries the transcript's messages (as the "
+                "detail does), so a page of 100 needs no further request. Same access as the "
+                "list: your workspace's transcripts, every member.",
+            ),
+        ],
+        responses=TranscriptWithMessagesOutput(many=True),
+        summary="Transcripts (newest first, keyset pages by id; optionally with their messages)",
+        description="Newest first (descending id). Keyset pages: follow next/previous, or start "
+        "anywhere with after=<id> (the page that follows that id: smaller ids) or before=<id>. A "
+        "page costs the same at any depth. total (with min_id and max_id, to aim a jump) is "
+        "counted on the first page only, or on any page with count=true. Rows are "
+        "TranscriptSummary; with include=messages they also carry messages.",
+    )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
@@ -288,12 +357,12 @@ class ImportListView(WorkspaceAPIMixin, generics.ListAPIView):
     read_role = access.READ_ROLE
     write_role = access.IMPORT_ROLE
     serializer_class = ImportListOutput
-    pagination_class = CreatedCursorPagination
+    pagination_class = NewestFirstKeysetPagination
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return access.imports_for_user(self.membership)
 
-    @extend_schema(summary="Imports (newest first)")
+    @extend_schema(summary="Imports (newest first, keyset pages by id)")
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
@@ -398,13 +467,15 @@ _SCENARIO_FILTERS = [
 class ScenarioListView(WorkspaceAPIMixin, generics.ListAPIView):
     read_role = access.SCENARIO_READ_ROLE
     serializer_class = ScenarioSummaryOutput
-    pagination_class = CreatedCursorPagination
+    pagination_class = NewestFirstKeysetPagination
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         filters = selectors.ScenarioFilters.from_params(self.request.query_params)
         return access.scenarios_for_user(self.membership, filters)
 
-    @extend_schema(parameters=_SCENARIO_FILTERS, summary="Scenarios (newest first, cursor pages)")
+    @extend_schema(
+        parameters=_SCENARIO_FILTERS, summary="Scenarios (newest first, keyset pages by id)"
+    )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 

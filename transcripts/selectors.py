@@ -42,6 +42,8 @@ class TranscriptFilters:
     @classmethod
     def from_params(cls, params: Any) -> TranscriptFilters:
         raw_import = (params.get("import") or "").strip()
+        if not raw_import.isascii():  # "²".isdigit() is true, and int() refuses it
+            raw_import = ""
         return cls(
             q=(params.get("q") or "").strip()[:MAX_QUERY],
             tag=(params.get("tag") or "").strip()[:MAX_TAG],
@@ -55,17 +57,24 @@ class TranscriptFilters:
 
 
 def transcript_list(
-    workspace: Workspace, filters: TranscriptFilters | None = None
+    workspace: Workspace,
+    filters: TranscriptFilters | None = None,
+    *,
+    with_messages: bool = False,
 ) -> QuerySet[Transcript]:
-    """Transcripts of the workspace, newest first, without their messages (a preview instead).
+    """Transcripts of the workspace, newest first, with a preview and, if ``with_messages``, their
+    messages (a list page then needs no detail request per row).
 
-    ``q`` searches message text and the external id (a case-insensitive substring match over the
-    JSON text: a scan of the workspace's transcripts, fine at this scale and free of new indexes).
+    Ordered by id; the API's pages are ranges of the ``(workspace, id)`` index (the list view
+    names the workspace as the index prefix to :class:`~clausebook.pagination.KeysetPagination`).
+    ``q`` searches message text and the external id (a case-insensitive
+    substring match over the JSON text: a scan of the workspace's transcripts, fine at this scale
+    and free of new indexes).
     """
     filters = filters or TranscriptFilters()
     qs = (
         Transcript.objects.in_workspace(workspace)
-        .defer("messages", "metadata")
+        .defer("metadata", *(() if with_messages else ("messages",)))
         .annotate(preview=FirstUserText(F("messages")))
         .order_by("-id")
     )

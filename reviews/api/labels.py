@@ -23,7 +23,7 @@ from rest_framework.views import APIView
 from clausebook.access import WorkspaceAPIMixin
 from clausebook.api_errors import Conflict
 from clausebook.models import Role
-from clausebook.pagination import CreatedCursorPagination
+from clausebook.pagination import NewestFirstKeysetPagination
 from reviews import access, presenters
 from reviews.models import Label
 from reviews.selectors import campaigns as campaign_selectors
@@ -400,7 +400,13 @@ class LabelListView(WorkspaceAPIMixin, generics.ListAPIView):
     """Labels you may read: your own; others' (and model judges') where blind labeling allows."""
 
     serializer_class = LabelOutput
-    pagination_class = CreatedCursorPagination
+    pagination_class = NewestFirstKeysetPagination
+
+    def keyset_prefix(self) -> dict[str, int]:
+        """One campaign's labels page along the (campaign, id) index (see KeysetPagination)."""
+        campaign = self.request.query_params.get("campaign", "")
+        usable = campaign.isascii() and campaign.isdigit() and len(campaign) < 19
+        return {"campaign_id": int(campaign)} if usable else {}
 
     @extend_schema(
         parameters=[
@@ -409,7 +415,10 @@ class LabelListView(WorkspaceAPIMixin, generics.ListAPIView):
             OpenApiParameter("transcript", int),
             OpenApiParameter("clause", str, description="The clause's id or key."),
         ],
-        summary="List visible labels",
+        summary="List visible labels (newest first, keyset pages by id)",
+        description="Newest first (descending id), in keyset pages: follow next/previous or "
+        "start anywhere with after=<id> / before=<id>; total on the first page or with "
+        "count=true. Filtered by campaign, a page is one range of the campaign's labels by id.",
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)

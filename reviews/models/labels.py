@@ -74,8 +74,9 @@ class Label(models.Model):
         SUBMITTED = "submitted", "Submitted"
 
     # No index of its own: ``label_campaign_counted`` starts with the campaign and serves the
-    # reads that matter; a second, plain index would cost every label write and tempt the planner
-    # into reading it and sorting instead of walking the covering one in order.
+    # agreement reads; ``label_campaign_id`` serves the paged label list. A plain (campaign) index
+    # would cost every label write and tempt the planner into reading it and sorting instead of
+    # walking the covering one in order.
     campaign = models.ForeignKey(
         Campaign, on_delete=models.CASCADE, related_name="+", db_index=False
     )
@@ -149,6 +150,10 @@ class Label(models.Model):
                 name="label_campaign_counted",
             ),
             models.Index(fields=["clause", "status"], name="label_clause"),
+            # The API's label list, one campaign at a time, in keyset pages by id: a page is one
+            # range of this index at any depth (clausebook.pagination.KeysetPagination). Ordered
+            # by id, it offers nothing to the agreement reads (clause, item) above.
+            models.Index(fields=["campaign", "id"], name="label_campaign_id"),
             models.Index(
                 fields=["judge_run", "item"],
                 condition=models.Q(source="judge"),
