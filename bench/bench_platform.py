@@ -57,7 +57,7 @@ def _role(proc: psutil.Process) -> str:
         cmdline = " ".join(proc.cmdline())
     except psutil.Error:
         return ""
-    if "runserver" in cmdline:
+    if "runserver" in cmdline or "gunicorn" in cmdline:
         return "web"
     if "celery" in cmdline and "worker" in cmdline:
         return "worker"
@@ -125,7 +125,7 @@ def demo_to_first_200() -> Result:
 
 
 def idle_rss_web() -> Result:
-    return Result(_measure()["web"], unit="MB", note="runserver, 3 s after the first 200")
+    return Result(_measure()["web"], unit="MB", note="web server tree, 3 s after the first 200")
 
 
 def idle_rss_worker() -> Result:

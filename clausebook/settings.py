@@ -197,10 +197,11 @@ else:
             "BACKEND": "django.core.cache.backends.db.DatabaseCache",
             "LOCATION": "clausebook_cache",
         },
-        # API throttle counters (see clausebook/throttling.py): per process without Redis.
+        # API throttle counts (see clausebook/throttling.py), shared by every server process:
+        # one atomic statement per write on the database cache's table.
         "throttle": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": "throttle",
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "clausebook_cache",
         },
     }
 
@@ -328,10 +329,13 @@ SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
 )
 if not DEBUG:
-    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
-    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
-    CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
-    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
+    # PLAIN_HTTP=true: a local install served on http:// without DEBUG (no redirect to https,
+    # cookies that plain HTTP can carry, no HSTS); each switch below still overrides it.
+    _HTTPS = not env_bool("PLAIN_HTTP", False)
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _HTTPS)
+    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", _HTTPS)
+    CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", _HTTPS)
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if _HTTPS else 0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
 
@@ -357,8 +361,9 @@ REST_FRAMEWORK = {
         "clausebook.throttling.AnonymousRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
-        "writes": env_str("API_WRITE_RATE", "600/min"),
-        "anon": env_str("API_ANON_RATE", "60/min"),
+        # Sustained rates with a burst (clausebook/throttling.py; README "Configuration").
+        "writes": env_str("API_WRITE_RATE", "50/s burst 500"),
+        "anon": env_str("API_ANON_RATE", "1/s burst 60"),
     },
     "NUM_PROXIES": env_int("TRUSTED_PROXY_COUNT", 0),
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -31,9 +32,10 @@ from clausebook import serving
 from clausebook.demo import DEMO_PASSWORD, DEMO_USERS
 
 WORKER_CONCURRENCY = 2
-# Seconds each child gets to stop after Ctrl-C, then after the harder signal.
-GRACE_SECONDS = 4.0
-HARD_SECONDS = 2.0
+# Seconds the children get to stop after Ctrl-C before SIGKILL: gunicorn needs about one, a
+# Celery warm shutdown with nothing to do six (a killed task is not lost: imports run under a
+# lease that the sweep re-queues, and acks_late tasks are redelivered).
+GRACE_SECONDS = 2.5
 
 
 def _die_with_parent() -> None:
@@ -47,9 +49,6 @@ def _die_with_parent() -> None:
 class Child:
     name: str
     process: subprocess.Popen[bytes]
-    # gunicorn: SIGINT is a quick shutdown, SIGTERM a graceful one. Celery: SIGINT/SIGTERM
-    # finish the running task (warm), SIGQUIT does not (cold; acks_late tasks are redelivered).
-    harder: signal.Signals
 
     def signal_group(self, sig: signal.Signals) -> None:
         # The child leads its own group (process_group=0): workers and pool processes are in it.
@@ -57,11 +56,21 @@ class Child:
             os.killpg(self.process.pid, sig)
 
     def group_alive(self) -> bool:
-        try:
-            os.killpg(self.process.pid, 0)
-        except (ProcessLookupError, PermissionError):
-            return False
-        return True
+        """Whether a process of the group still runs (a zombie waiting for its reaper does not)."""
+        proc = Path("/proc")
+        if not proc.is_dir():
+            try:
+                os.killpg(self.process.pid, 0)
+            except (ProcessLookupError, PermissionError):
+                return False
+            return True
+        for stat in proc.glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError):
+                # pid (comm) state ppid pgrp ...: comm may hold spaces, so split after it.
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                if int(fields[2]) == self.process.pid and fields[0] not in {"Z", "X"}:
+                    return True
+        return False
 
 
 class Command(BaseCommand):
@@ -135,20 +144,20 @@ class Command(BaseCommand):
     def _request_stop(self, signum: int, frame: object) -> None:
         self._stop_requests += 1
 
-    def _spawn(self, name: str, argv: list[str], env: dict[str, str], harder: signal.Signals):
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> Child:
         process = subprocess.Popen(  # noqa: S603 - fixed argv
             argv, env=env, process_group=0, preexec_fn=_die_with_parent
         )
-        return Child(name, process, harder)
+        return Child(name, process)
 
     def start_gunicorn(self, address: str, plan: serving.WebPlan, env: dict[str, str]) -> Child:
         argv = [sys.executable, "-m", "gunicorn", "-c", "python:clausebook.gunicorn_conf"]
         argv += ["--bind", address, "--workers", str(plan.workers), "--threads", str(plan.threads)]
-        return self._spawn("web server", argv, env, signal.SIGTERM)
+        return self._spawn("web server", argv, env)
 
     def start_dev_server(self, address: str, env: dict[str, str]) -> Child:
         argv = [sys.executable, "manage.py", "runserver", address]
-        return self._spawn("development server", argv, env, signal.SIGTERM)
+        return self._spawn("development server", argv, env)
 
     def start_worker(self, env: dict[str, str], concurrency: int) -> Child:
         argv = [
@@ -169,7 +178,7 @@ class Command(BaseCommand):
             # worker died (compose runs beat as a service of its own).
             "--beat",
         ]
-        return self._spawn("Celery worker", argv, env, signal.SIGQUIT)
+        return self._spawn("Celery worker", argv, env)
 
     def seed(self) -> None:
         from clausebook.demo import seed_platform
@@ -209,14 +218,15 @@ class Command(BaseCommand):
 
     def stop(self, children: list[Child]) -> None:
         """Every process the children started is gone when this returns (a few seconds)."""
-        hurried = self._stop_requests > 1  # a second Ctrl-C: no grace
         for child in children:
             child.signal_group(signal.SIGINT)
-        self._wait_for(children, 0 if hurried else GRACE_SECONDS)
-        for child in children:
-            if child.process.poll() is None:
-                child.signal_group(child.harder)
-        self._wait_for(children, 0 if self._stop_requests > 1 else HARD_SECONDS)
+        # A second Ctrl-C cuts the grace short.
+        asked = self._stop_requests
+        deadline = time.monotonic() + GRACE_SECONDS
+        while time.monotonic() < deadline and self._stop_requests <= max(asked, 1):
+            if all(child.process.poll() is not None for child in children):
+                break
+            time.sleep(0.05)
         for child in children:
             # Whatever is left of the group (a pool process, beat): nothing may outlive the demo.
             child.signal_group(signal.SIGKILL)
@@ -224,14 +234,6 @@ class Command(BaseCommand):
                 child.process.wait(timeout=5)
         deadline = time.monotonic() + 5
         while any(child.group_alive() for child in children) and time.monotonic() < deadline:
-            time.sleep(0.05)
-
-    def _wait_for(self, children: list[Child], seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        hurried_at = self._stop_requests
-        while time.monotonic() < deadline and self._stop_requests == hurried_at:
-            if all(child.process.poll() is not None for child in children):
-                return
             time.sleep(0.05)
 
     def release_database(self) -> None:
