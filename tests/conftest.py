@@ -92,6 +92,29 @@ def database_url_for_subprocess() -> str:
     return f"postgres://{auth}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
+def worker_argv(hostname: str) -> list[str]:
+    """The command line of a test Celery worker: one prefork child, no chatter between workers."""
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "clausebook.celery",
+        "worker",
+        "--loglevel",
+        "INFO",
+        "--concurrency",
+        "1",
+        "--pool",
+        "prefork",
+        "--without-heartbeat",
+        "--without-mingle",
+        "--without-gossip",
+        "--hostname",
+        hostname,
+    ]
+
+
 # --- Celery worker -----------------------------------------------------------------------
 @pytest.fixture
 def worker_outbox(tmp_path: Path) -> Path:
@@ -129,25 +152,7 @@ def celery_worker(transactional_db: None, worker_outbox: Path) -> Iterator[subpr
     app.control.purge()
     log = open(WORKER_LOG, "w")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "clausebook.celery",
-            "worker",
-            "--loglevel",
-            "INFO",
-            "--concurrency",
-            "1",
-            "--pool",
-            "prefork",
-            "--without-heartbeat",
-            "--without-mingle",
-            "--without-gossip",
-            "--hostname",
-            f"test-{os.getpid()}@%h",
-        ],
+        worker_argv(f"test-{os.getpid()}@%h"),
         cwd=ROOT,
         env=env,
         stdout=log,

@@ -10,14 +10,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, database_url_for_subprocess
+from tests.conftest import ROOT, database_url_for_subprocess, worker_argv
 
 
 def _children(pid: int) -> list[int]:
@@ -54,25 +53,7 @@ def start_worker(
         log_path = tmp_path / f"worker-{len(started)}.log"
         log = open(log_path, "w")  # noqa: SIM115 - closed at teardown
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "clausebook.celery",
-                "worker",
-                "--loglevel",
-                "INFO",
-                "--concurrency",
-                "1",
-                "--pool",
-                "prefork",
-                "--without-heartbeat",
-                "--without-mingle",
-                "--without-gossip",
-                "--hostname",
-                f"test-{os.getpid()}-{len(started)}@%h",
-            ],
+            worker_argv(f"test-{os.getpid()}-{len(started)}@%h"),
             cwd=ROOT,
             env=env,
             stdout=log,
