@@ -158,3 +158,10 @@ def own_label(membership: Membership, label_id: int) -> Label:
     if label.source != LabelSource.HUMAN or label.reviewer_id != membership.user_id:
         raise PermissionDenied("You can change only your own labels.")
     return label
+
+
+def item_states_shown(campaign: Campaign, role: int) -> bool:
+    """Whether the member sees every item's state. In a blind campaign, a member below
+    adjudicator sees the state only of items they have submitted themselves: "disputed" on an
+    item still to label would tell them how others voted."""
+    return not campaign.blind or role >= Role.ADJUDICATOR

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from clausebook.models import AuditEvent, Role
+from reviews import access
 from reviews.models import Assignment, Campaign, OutcomeState
 from reviews.selectors.campaigns import ItemPage
 
@@ -88,13 +89,6 @@ def item_preview(*, matching: int, limit: int | None) -> ItemPreview:
     return ItemPreview(matching=matching, items=min(matching, limit) if limit else matching)
 
 
-def item_states_shown(campaign: Campaign, role: int) -> bool:
-    """Whether the member sees every item's state. In a blind campaign, a member below
-    adjudicator sees the state only of items they have submitted themselves: "disputed" on an
-    item still to label would tell them how others voted."""
-    return not campaign.blind or role >= Role.ADJUDICATOR
-
-
 #: The badge style of each item state (classes of the site's stylesheet).
 STATE_BADGES = {
     OutcomeState.OPEN: "badge-neutral",
@@ -139,7 +133,7 @@ def item_list(
 ) -> ItemList:
     """Rows for the campaign page's item list: position, state, submissions, and a link to the
     item for adjudicators (who may open any item) or to the reviewer's own item."""
-    all_states = item_states_shown(campaign, role)
+    all_states = access.item_states_shown(campaign, role)
     rows = []
     for item in items.page:
         mine = items.mine.get(item.pk)

@@ -27,7 +27,7 @@ from rest_framework.views import APIView
 
 from clausebook.access import WorkspaceAPIMixin
 from clausebook.api_errors import Conflict
-from reviews import campaign_presenters
+from reviews import access, campaign_presenters
 from reviews.models import Assignment, Campaign, CampaignReviewer, Item
 from reviews.selectors import campaigns as selectors
 from reviews.services import campaign_lifecycle as lifecycle
@@ -487,7 +487,7 @@ class ItemListView(WorkspaceAPIMixin, generics.ListAPIView):
     def get_queryset(self) -> QuerySet[Item]:
         campaign = selectors.get_campaign(self.workspace, self.kwargs["campaign_id"])
         items = selectors.campaign_items(campaign)
-        if campaign_presenters.item_states_shown(campaign, self.membership.role):
+        if access.item_states_shown(campaign, self.membership.role):
             return items
         # Blind labeling, below adjudicator: a state is shown only on items you submitted.
         return items.annotate(

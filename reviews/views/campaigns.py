@@ -18,7 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from clausebook import permissions
 from clausebook.access import workspace_member
-from reviews import campaign_presenters
+from reviews import access, campaign_presenters
 from reviews.forms import CampaignForm, CampaignLifecycleForm, ReviewerAddForm, ReviewerRemoveForm
 from reviews.models import Campaign
 from reviews.selectors import campaigns as selectors
@@ -114,7 +114,7 @@ def _detail(
     role = request.membership.role
     manage = permissions.can(request.membership, "campaigns.create")
     progress = selectors.campaign_progress(campaign)
-    states_shown = campaign_presenters.item_states_shown(campaign, role)
+    states_shown = access.item_states_shown(campaign, role)
     items = selectors.campaign_item_page(
         campaign,
         request.user,
@@ -253,10 +253,10 @@ def queue(request: HttpRequest) -> HttpResponse:
 def claim_next(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = selectors.get_campaign(request.workspace, campaign_id)
     campaign.workspace = request.workspace
-    return _claim_redirect(request, campaign, done=f"Nothing left for you in “{campaign.title}”.")
+    return claim_redirect(request, campaign, done=f"Nothing left for you in “{campaign.title}”.")
 
 
-def _claim_redirect(request: HttpRequest, campaign: Campaign, *, done: str = "") -> HttpResponse:
+def claim_redirect(request: HttpRequest, campaign: Campaign, *, done: str = "") -> HttpResponse:
     """Claim (or resume) the reviewer's next item and go to it; back to the queue, with a
     message, when nothing is left or the campaign is not open."""
     try:

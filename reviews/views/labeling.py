@@ -26,7 +26,7 @@ from reviews.selectors import labels as label_selectors
 from reviews.services import campaigns as campaign_services
 from reviews.services.labels.next import LabelsSubmittedNext
 from reviews.services.labels.submit import MISSING, assignment_submit
-from reviews.views.campaigns import _claim_redirect
+from reviews.views.campaigns import claim_redirect
 
 
 @workspace_member(Role.REVIEWER)
@@ -64,7 +64,7 @@ def submit(request: HttpRequest, campaign_id: int, item_id: int) -> HttpResponse
         messages.error(request, " ".join(_submit_messages(error)))
         return redirect(page_url)
     messages.success(request, "Submitted. Here is the next item.")
-    return _claim_redirect(request, item.campaign)
+    return claim_redirect(request, item.campaign)
 
 
 @workspace_member(Role.REVIEWER)
@@ -82,7 +82,7 @@ def skip(request: HttpRequest, campaign_id: int, item_id: int) -> HttpResponse:
         messages.error(request, " ".join(error.messages))
         return redirect("reviews:label-item", request.workspace.slug, campaign_id, item.pk)
     messages.info(request, "Skipped; someone else will take it.")
-    return _claim_redirect(request, item.campaign)
+    return claim_redirect(request, item.campaign)
 
 
 #: Where the page goes after a Submit-and-next: the next item's page (its part is the body, to
