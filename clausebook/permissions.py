@@ -27,6 +27,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 
+from clausebook.caching import memoize
 from clausebook.models import Membership, Role
 
 
@@ -106,6 +107,9 @@ def require(membership: Membership, permission: str) -> None:
         raise PermissionDenied(refusal(permission))
 
 
+# The map is fixed for the life of the process and there are five roles, so each role's
+# nested rights are built once, not on every page render. Callers only read the result.
+@memoize(maxsize=8)
 def rights_of(role: int) -> dict[str, dict[str, bool]]:
     """Every right as nested dicts, for templates: ``{% if can.transcripts.read %}``."""
     nested: dict[str, dict[str, bool]] = {}
