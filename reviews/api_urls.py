@@ -17,6 +17,10 @@ from reviews.api.campaigns import (
     MyAssignmentListView,
 )
 from reviews.api.labels import ItemLabelsView, LabelDetailView, LabelImportView, LabelListView
+from reviews.api_urls_adjudication import urlpatterns as adjudication_urls
+from reviews.api_urls_agreement import urlpatterns as agreement_urls
+from reviews.api_urls_disputes import urlpatterns as dispute_urls
+from reviews.api_urls_gold import urlpatterns as gold_urls
 
 _campaign = "campaigns/<int:campaign_id>/"
 
@@ -51,4 +55,8 @@ urlpatterns = [
     ),
     path("labels/", LabelListView.as_view(), name="api-label-list"),
     path("labels/<int:label_id>/", LabelDetailView.as_view(), name="api-label-detail"),
+    *agreement_urls,
+    *dispute_urls,
+    *adjudication_urls,
+    *gold_urls,
 ]

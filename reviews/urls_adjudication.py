@@ -1,0 +1,5 @@
+"""Pages for adjudication (included by ``reviews.urls``)."""
+
+from django.urls import path  # noqa: F401
+
+urlpatterns: list = []
