@@ -7,7 +7,7 @@ page shows: markup dropped, cross-references replaced by the target clause's tit
 footnote markers dropped (the clause page shows them as small links, not words), commentary
 introduced by "Commentary:", simple LaTeX spelled out (``4/3 π r^3``).
 
-Framework-free on purpose (markdown-it-py and the stdlib only): the importer stores the result
+Framework-free on purpose (markdown-it-pyrs and the stdlib only): the importer stores the result
 once per clause and example (``Clause.text``, ``Example.title_text``, ``Example.text``), and the
 diff engine's tests call it without Django. The parser is configured like
 ``clausebook.rendering`` so both see the same document structure.
@@ -19,14 +19,20 @@ import re
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 
-from markdown_it import MarkdownIt
-from markdown_it.token import Token
+from markdown_it_pyrs import MarkdownIt, Node
 
 __all__ = ["clause_text", "latex_text", "markdown_text", "split_commentary"]
 
-_parser = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable(
-    ["table", "strikethrough"]
-)
+# The same CommonMark rules as ``clausebook.rendering`` (raw HTML off, tables and strikethrough
+# on), in markdown-it's Rust port: an import turns every clause and example into text, and the
+# Python parser spent a quarter of the import's time on it.
+_parser = MarkdownIt("zero").enable_many(
+    [
+        "blockquote", "code", "fence", "heading", "hr", "lheading", "list", "paragraph",
+        "reference", "autolink", "backticks", "emphasis", "entity", "escape", "image", "link",
+        "newline", "strikethrough", "table",
+    ]
+)  # fmt: skip
 _ADMONITION_RE = re.compile(r'^!!!\s+(\w+)(?:\s+"([^"]*)")?\s*$')
 FOOTNOTE_RE = re.compile(r"\[\^([A-Za-z0-9_-]{1,20})\]")
 _NO_TITLES: Mapping[str, str] = MappingProxyType({})
@@ -136,32 +142,40 @@ def _spell_out_math(text: str) -> str:
 # Markdown
 
 
-def _inline_text(children: Sequence[Token], titles: Mapping[str, str]) -> str:
-    out: list[str] = []
-    link_target: str | None = None  # the clause key of the cross-reference being read
-    link_start = 0
-    for child in children:
-        kind = child.type
-        if kind in {"text", "code_inline"}:
-            out.append(child.content)
-        elif kind == "softbreak":
+_BLOCK_NODES = frozenset(
+    {
+        "root", "paragraph", "heading", "bullet_list", "ordered_list", "list_item", "table",
+        "thead", "tbody", "trow", "tcell", "fence", "code_block", "blockquote", "hr",
+    }
+)  # fmt: skip
+
+
+def _collect_inline(nodes: Sequence[Node], titles: Mapping[str, str], out: list[str]) -> None:
+    for node in nodes:
+        name = node.name
+        if name in {"text", "text_special"}:  # text_special: an entity or an escape, resolved
+            out.append(node.meta.get("content", ""))
+        elif name == "softbreak":
             out.append(" ")
-        elif kind == "hardbreak":
+        elif name == "hardbreak":
             out.append("\n")
-        elif kind == "link_open":
-            href = str(child.attrGet("href") or "")
-            link_target = href[1:] if href.startswith("#") and len(href) > 1 else None
-            link_start = len(out)
-        elif kind == "link_close":
+        elif name == "link":
+            start = len(out)
+            _collect_inline(node.children, titles, out)
+            url = str(node.meta.get("url", ""))
             # [?](#key) and [](#key) read as the target's title, as on the clause page.
-            if link_target is not None and "".join(out[link_start:]).strip() in {"", "?"}:
-                del out[link_start:]
-                out.append(titles.get(link_target, link_target.replace("_", " ")))
-            link_target = None
-        elif kind == "image":
-            out.append(child.content)
-        # Emphasis, strikethrough and other markers carry no text of their own.
-    return _spell_out_math("".join(out))
+            if url.startswith("#") and len(url) > 1 and "".join(out[start:]).strip() in {"", "?"}:
+                del out[start:]
+                out.append(titles.get(url[1:], url[1:].replace("_", " ")))
+        else:
+            # Emphasis, strikethrough, code spans, images (their alt text): only their text.
+            _collect_inline(node.children, titles, out)
+
+
+def _inline_text(nodes: Sequence[Node], titles: Mapping[str, str]) -> str:
+    out: list[str] = []
+    _collect_inline(nodes, titles, out)
+    return _spell_out_math("".join(out)).strip()
 
 
 def markdown_text(markdown: str, *, titles: Mapping[str, str] = _NO_TITLES) -> str:
@@ -175,50 +189,77 @@ def markdown_text(markdown: str, *, titles: Mapping[str, str] = _NO_TITLES) -> s
     plain = _plain_paragraphs(markdown)
     if plain is not None:
         return plain
-    tokens = _parser.parse(markdown)
-    blocks: list[str] = []
-    lists: list[list[int]] = []  # per open list: [next number] (0 for bullets)
-    pending_marker = ""
-    row: list[str] | None = None
-    first_row = False
-    for token in tokens:
-        kind = token.type
-        if kind == "bullet_list_open":
-            lists.append([0])
-        elif kind == "ordered_list_open":
-            lists.append([int(token.attrGet("start") or 1)])
-        elif kind in {"bullet_list_close", "ordered_list_close"}:
-            lists.pop()
-        elif kind == "list_item_open":
-            number = lists[-1][0] if lists else 0
-            pending_marker = f"{number}. " if number else "• "
-            if number:
-                lists[-1][0] += 1
-        elif kind == "table_open":
-            first_row = True
-        elif kind == "tr_open":
-            row = []
-        elif kind == "tr_close":
-            if row is not None:
-                # A table is a block; its rows follow each other line by line.
-                separator = "\n\n" if first_row and not lists else "\n"
-                blocks.append(separator + " | ".join(row))
-                first_row = False
-            row = None
-        elif kind == "inline":
-            text = _inline_text(token.children or [], titles).strip()
-            if row is not None:
-                row.append(text)
+    return _TextWriter(titles).document(_parser.tree(markdown))
+
+
+class _TextWriter:
+    """Walks a parsed document, writing each block as a line or a paragraph."""
+
+    def __init__(self, titles: Mapping[str, str]) -> None:
+        self.titles = titles
+        self.blocks: list[str] = []
+        self.lists: list[list[int]] = []  # per open list: [next number] (0 for bullets)
+        self.marker = ""  # the marker of a list item whose first block is still to come
+
+    def document(self, root: Node) -> str:
+        self.block(root)
+        return "".join(self.blocks).strip("\n")
+
+    def emit(self, text: str) -> None:
+        if self.marker:
+            text = "  " * (len(self.lists) - 1) + self.marker + text
+            self.marker = ""
+        elif self.lists:
+            text = "  " * len(self.lists) + text
+        # Items of a list follow each other line by line; everything else is a paragraph.
+        self.blocks.append(("\n" if self.lists else "\n\n") + text)
+
+    def block(self, node: Node) -> None:
+        name = node.name
+        if name in {"paragraph", "heading"}:
+            self.emit(_inline_text(node.children, self.titles))
+        elif name in {"bullet_list", "ordered_list"}:
+            start = int(node.meta.get("start", 1)) if name == "ordered_list" else 0
+            self.lists.append([start])
+            for child in node.children:
+                self.block(child)
+            self.lists.pop()
+        elif name == "list_item":
+            self.list_item(node)
+        elif name == "table":
+            first = True
+            for section in node.children:  # thead, tbody
+                for row in section.children:
+                    cells = [_inline_text(cell.children, self.titles) for cell in row.children]
+                    # A table is a block; its rows follow each other line by line.
+                    separator = "\n\n" if first and not self.lists else "\n"
+                    self.blocks.append(separator + " | ".join(cells))
+                    first = False
+        elif name in {"fence", "code_block"}:
+            # Code stays as it is: no list marker, no indent.
+            code = str(node.meta.get("content", "")).rstrip("\n")
+            self.blocks.append(("\n" if self.lists else "\n\n") + code)
+        else:  # the root, a quote: their blocks
+            for child in node.children:
+                self.block(child)
+
+    def list_item(self, node: Node) -> None:
+        number = self.lists[-1][0] if self.lists else 0
+        self.marker = f"{number}. " if number else "• "
+        if number:
+            self.lists[-1][0] += 1
+        # In a tight list the item's paragraph has no node: its inline nodes are the item's.
+        run: list[Node] = []
+        for child in node.children:
+            if child.name not in _BLOCK_NODES:
+                run.append(child)
                 continue
-            if pending_marker:
-                text = "  " * (len(lists) - 1) + pending_marker + text
-                pending_marker = ""
-            elif lists:
-                text = "  " * len(lists) + text
-            blocks.append(_joined(text, in_list=bool(lists)))
-        elif kind in {"fence", "code_block"}:
-            blocks.append(_joined(token.content.rstrip("\n"), in_list=bool(lists)))
-    return "".join(blocks).strip("\n")
+            if run:
+                self.emit(_inline_text(run, self.titles))
+                run = []
+            self.block(child)
+        if run:
+            self.emit(_inline_text(run, self.titles))
 
 
 # Most example titles and messages are prose without any Markdown: lines that cannot open a
@@ -254,11 +295,6 @@ def _plain_paragraphs(markdown: str) -> str | None:
     if lines:
         paragraphs.append(" ".join(lines))
     return "\n\n".join(paragraphs)
-
-
-def _joined(text: str, *, in_list: bool) -> str:
-    # Items of a list follow each other line by line; everything else is a paragraph.
-    return f"\n{text}" if in_list else f"\n\n{text}"
 
 
 def clause_text(body: str, *, titles: Mapping[str, str] = _NO_TITLES) -> str:
