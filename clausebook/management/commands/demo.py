@@ -74,6 +74,9 @@ class Child:
 
 
 class Command(BaseCommand):
+    # The system checks run once the servers are starting (see handle), not before: they import
+    # every URL module, which would keep the first page waiting for work the servers redo.
+    requires_system_checks: list[str] = []
     help = "Set up demo data and run the web server and a Celery worker until Ctrl-C."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -131,6 +134,7 @@ class Command(BaseCommand):
                 )
             if not options["no_worker"]:
                 children.append(self.start_worker(env, worker_concurrency))
+            self.check(display_num_errors=False)
             self.print_banner(f"http://{address}/", time.monotonic() - started, server_line)
             failed = self.wait(children)
         finally:
