@@ -151,7 +151,10 @@ _state: dict[str, Any] = {}
 
 def _ctx() -> dict[str, Any]:
     if not _state:
+        from bench.db import analyze
+
         _state.update(_setup())
+        analyze()
     return _state
 
 

