@@ -158,6 +158,18 @@ class CampaignForm(forms.Form):
         help_text="How many different reviewers label each transcript.",
     )
     blind = forms.BooleanField(required=False, initial=True, label="Blind labeling")
+    gold_from_agreement = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Agreed pairs become gold",
+        help_text="Unticked, an adjudicator settles every pair, agreed ones included.",
+    )
+    adjudicator_may_have_labeled = forms.BooleanField(
+        required=False,
+        initial=False,
+        label="Adjudicators may settle items they labeled",
+        help_text="Unticked, an item goes to an adjudicator who did not label it.",
+    )
     instructions = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
     verdict_preset = forms.ChoiceField(choices=PRESETS, initial="default", label="Verdict scale")
     verdict_custom = forms.CharField(

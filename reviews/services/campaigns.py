@@ -120,6 +120,8 @@ def campaign_create(
     verdict_scale: Scale | None = None,
     severity_scale: Scale | None = None,
     scope_description: str = "",
+    gold_from_agreement: bool = True,
+    adjudicator_may_have_labeled: bool = False,
     open_now: bool = False,
 ) -> Campaign:
     """Create a campaign with one item per chosen transcript, as a draft or (``open_now``) open.
@@ -157,6 +159,8 @@ def campaign_create(
         instructions=instructions,
         verdict_scale=verdicts,
         severity_scale=severities,
+        gold_from_agreement=gold_from_agreement,
+        adjudicator_may_have_labeled=adjudicator_may_have_labeled,
         created_by=actor,
         item_count=len(transcript_ids),
     )
@@ -189,6 +193,8 @@ def campaign_create(
             "items": len(transcript_ids),
             "k": reviewers_per_item,
             "blind": blind,
+            "gold_from_agreement": gold_from_agreement,
+            "adjudicator_may_have_labeled": adjudicator_may_have_labeled,
             "reviewers": reviewer_ids,
         },
     )

@@ -56,6 +56,8 @@ def campaign_create(request: HttpRequest) -> HttpResponse:
                 reviewers=data["reviewers"],
                 reviewers_per_item=data["reviewers_per_item"],
                 blind=data["blind"],
+                gold_from_agreement=data["gold_from_agreement"],
+                adjudicator_may_have_labeled=data["adjudicator_may_have_labeled"],
                 instructions=data["instructions"],
                 verdict_scale=form.verdict_scale(),
                 severity_scale=form.severity_scale(),

@@ -159,3 +159,35 @@ def test_a_list_scope_with_nothing_ticked_says_so_next_to_the_picker(personas) -
     picker = html[html.index('data-show-when="scope=list"') :]
     assert '<div class="field-error">Choose at least one clause.</div>' in picker[:4000]
     assert not Campaign.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("ticked", "gold_from_agreement", "adjudicator_may_have_labeled"),
+    [([], False, False), (["gold_from_agreement", "adjudicator_may_have_labeled"], True, True)],
+)
+def test_the_form_sets_how_pairs_become_gold(
+    personas, ticked, gold_from_agreement, adjudicator_may_have_labeled
+) -> None:
+    version = make_published_version(personas.workspace)
+    make_transcript(personas.workspace)
+    fields = {
+        "title": "Gold rules",
+        "spec_version": version.pk,
+        "scope": "all",
+        "source": "all",
+        "reviewers_per_item": 1,
+        "verdict_preset": "default",
+    }
+    response = personas.client_for(personas.adjudicator).post(
+        NEW, {**fields, **dict.fromkeys(ticked, "on")}
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    campaign = Campaign.objects.get()
+    assert campaign.gold_from_agreement is gold_from_agreement
+    assert campaign.adjudicator_may_have_labeled is adjudicator_may_have_labeled
+
+
+def test_a_new_form_offers_gold_from_agreement_ticked(personas) -> None:
+    html = _form(personas)
+    assert re.search(r'<input[^>]*name="gold_from_agreement"[^>]*checked', html)
+    assert re.search(r'<input[^>]*name="adjudicator_may_have_labeled"(?![^>]*checked)[^>]*>', html)
