@@ -232,6 +232,10 @@ ACTIVITY_SENTENCES: dict[str, str] = {
     "gold.agreed": "Reviewers agreed on a clause",
     "gold.reopened": "Reopened a decision",
     "gold.withdrawn": "Withdrew a gold decision",
+    "gold.export": "Exported gold",
+    # discussion
+    "comment.post": "Commented on a disagreement",
+    "comment.edit": "Edited a comment",
 }
 
 

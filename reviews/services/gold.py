@@ -9,8 +9,12 @@ Contracts
 * Optimistic locking: the caller names the decision it saw as current (``current_decision_id``,
   None when it saw none). If another decision became current meanwhile, ``DecisionConflict``
   carries the current one and nothing is written (the API answers 409 with it).
-* Only members with the adjudicator role or above decide, in the campaign's workspace; unless
-  the campaign allows it (``adjudicator_may_have_labeled``), not on an item they labeled.
+* Only members with the ``gold.adjudicate`` right (``clausebook.permissions``) decide, in the
+  campaign's workspace; unless the campaign allows it (``adjudicator_may_have_labeled``), not on
+  an item they labeled (any label of theirs on it, draft or submitted, on any clause). Reopening
+  is not settling: whoever may adjudicate may reopen.
+* Every decision and every reopening writes an audit event (``gold.adjudicated``,
+  ``gold.reopened``) in the same transaction, with what it superseded.
 * After each decision the pair's outcome and the item's state are re-evaluated
   (``reviews.outcomes``): adjudicated while the decision stands, disputed once reopened.
 """
@@ -20,8 +24,8 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
-from clausebook import audit
-from clausebook.models import Membership, Role, User, Workspace
+from clausebook import audit, permissions
+from clausebook.models import Membership, User, Workspace
 from reviews.models import DecisionKind, GoldDecision, Item, Label, LabelSource
 from reviews.outcomes import decision_fields, outcomes_refresh
 from reviews.services.labels.core import MAX_RATIONALE, resolve_clauses, scale_values
@@ -36,6 +40,21 @@ class DecisionConflict(Exception):
         self.current = current
 
 
+#: Why an adjudicator who labeled an item may not settle it (pages show it before they try).
+LABELED_REFUSAL = (
+    "You labeled this item, and this campaign does not let its reviewers settle their own items: "
+    "another adjudicator must decide it."
+)
+
+
+def labeled_by(item: Item, user_id: int) -> bool:
+    """Whether the user may not settle ``item`` because they labeled it (the campaign's
+    ``adjudicator_may_have_labeled`` off, and a label of theirs on the item). One query at most."""
+    if item.campaign.adjudicator_may_have_labeled:
+        return False
+    return Label.objects.filter(item=item, reviewer_id=user_id, source=LabelSource.HUMAN).exists()
+
+
 def _lock_pair(
     item: Item, clause: Clause, actor: User, current_decision_id: int | None
 ) -> tuple[Item, GoldDecision | None]:
@@ -48,8 +67,9 @@ def _lock_pair(
     )
     campaign = locked.campaign
     membership = Membership.objects.filter(workspace_id=campaign.workspace_id, user=actor).first()
-    if membership is None or membership.role < Role.ADJUDICATOR:
+    if membership is None:
         raise PermissionDenied("Deciding gold needs the adjudicator role or higher.")
+    permissions.require(membership, "gold.adjudicate")
     resolve_clauses(campaign, [clause.pk])  # raises unless the clause is in scope
     current = GoldDecision.objects.current().filter(item=locked, clause=clause).first()
     if (current.pk if current else None) != current_decision_id:
@@ -71,10 +91,8 @@ def decision_record(
     """Adjudicate one (item, clause): a new current decision of kind ``adjudicated``."""
     locked, current = _lock_pair(item, clause, actor, current_decision_id)
     campaign = locked.campaign
-    if not campaign.adjudicator_may_have_labeled and (
-        Label.objects.filter(item=locked, reviewer=actor, source=LabelSource.HUMAN).exists()
-    ):
-        raise PermissionDenied("You labeled this item; another adjudicator must decide it.")
+    if labeled_by(locked, actor.pk):
+        raise PermissionDenied(LABELED_REFUSAL)
     if verdict not in scale_values(campaign.verdict_scale):
         raise ValidationError({"verdict": f"{verdict!r} is not on this campaign's scale."})
     if severity and severity not in scale_values(campaign.severity_scale):
