@@ -10,12 +10,16 @@ again (the assignment's reviewer, the campaign's status) as a second line.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
+from clausebook import permissions
 from clausebook.models import Membership, Role, Workspace
-from reviews.models import Assignment, Campaign, Item, Label, LabelSource
+from reviews.models import Assignment, Campaign, CampaignClause, Item, Label, LabelSource
+from specs.models import Clause
 
 
 def item_in_workspace(
@@ -165,3 +169,54 @@ def item_states_shown(campaign: Campaign, role: int) -> bool:
     adjudicator sees the state only of items they have submitted themselves: "disputed" on an
     item still to label would tell them how others voted."""
     return not campaign.blind or role >= Role.ADJUDICATOR
+
+
+# --- Discussion threads (issue 11) ------------------------------------------------------------
+
+
+@dataclass
+class ThreadRef:
+    """One (item, clause) thread as a member reaches it: the item (with its campaign), the
+    clause (in the campaign's scope) and the member's assignment on the item, if any."""
+
+    item: Item
+    clause: Clause
+    assignment: Assignment | None
+
+
+def thread_to_read(
+    membership: Membership, *, campaign_id: int, item_id: int, clause_key: str
+) -> ThreadRef:
+    """The thread on (item, clause) if the member may read it: what the thread page, its API and
+    every thread write call first. 404 for an item outside the workspace or campaign, or a
+    clause outside the campaign's scope; 403 below the ``threads.comment`` right, or while
+    blind labeling keeps others' work closed to the member on that item
+    (:func:`others_labels_open`): the thread shows others' verdicts, so a reviewer reads it
+    only after submitting their own."""
+    item = item_in_workspace(membership.workspace, item_id, campaign_id=campaign_id)
+    clause = (
+        Clause.objects.filter(
+            key=clause_key,
+            pk__in=CampaignClause.objects.filter(campaign=item.campaign_id).values("clause_id"),
+        )
+        .only("pk", "key", "title", "body", "position", "version_id")
+        .first()
+    )
+    if clause is None:
+        raise Http404("No such clause in this campaign")
+    permissions.require(membership, "threads.comment")
+    assignment = own_assignment(item, membership)
+    if not others_labels_open(membership, item.campaign, assignment):
+        raise PermissionDenied(
+            "This campaign is blind: submit your own labels on this item to see the others' "
+            "labels and the discussion."
+        )
+    return ThreadRef(item=item, clause=clause, assignment=assignment)
+
+
+def thread_open_to(user_membership: Membership, item: Item) -> bool:
+    """Whether the thread on ``item`` is open to another member (someone a comment mentions):
+    the same rule as :func:`thread_to_read`, for a member who is not the one asking."""
+    if not permissions.can(user_membership, "threads.comment"):
+        return False
+    return others_labels_open(user_membership, item.campaign, own_assignment(item, user_membership))
