@@ -3,6 +3,7 @@
 from django.urls import path
 
 from specs import api
+from specs.api_urls_amendments import urlpatterns as amendment_urls
 
 version = "specs/<slug:spec>/versions/<str:label>/"
 
@@ -17,4 +18,5 @@ urlpatterns = [
     path(f"{version}export/", api.VersionExportView.as_view(), name="api-version-export"),
     path(f"{version}clauses/", api.ClauseListView.as_view(), name="api-clause-list"),
     path(f"{version}clauses/<str:key>/", api.ClauseDetailView.as_view(), name="api-clause-detail"),
+    *amendment_urls,
 ]

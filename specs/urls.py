@@ -3,6 +3,7 @@
 from django.urls import path
 
 from specs import views
+from specs.urls_amendments import urlpatterns as amendment_urls
 
 app_name = "specs"
 
@@ -18,4 +19,5 @@ urlpatterns = [
     path("<slug:spec>/v/<str:label>/discard/", views.version_discard, name="version-discard"),
     path("<slug:spec>/v/<str:label>/export/", views.version_export, name="version-export"),
     path("<slug:spec>/v/<str:label>/c/<str:key>/", views.clause_detail, name="clause-detail"),
+    *amendment_urls,
 ]
