@@ -19,6 +19,9 @@ DEMO_USERS = [
     ("adjudicator@example.com", "Ari Adjudicator", Role.ADJUDICATOR),
     ("reviewer@example.com", "Rae Reviewer", Role.REVIEWER),
     ("reviewer2@example.com", "Sam Reviewer", Role.REVIEWER),
+    # XSTest's two human annotators: their labels are seeded into a campaign (reviews.demo).
+    ("annotator1@example.com", "XSTest annotator 1", Role.REVIEWER),
+    ("annotator2@example.com", "XSTest annotator 2", Role.REVIEWER),
     ("viewer@example.com", "Vic Viewer", Role.VIEWER),
 ]
 
