@@ -10,7 +10,10 @@ Two halves:
   counted labels (``Label.objects.counted()``: a human's, submitted; a judge's never count),
   keeps the gold decisions that agreement makes in step, and writes the item's state.
   ``outcomes_refresh_items`` and ``outcomes_refresh_campaign`` do the same for many items, or
-  every item of a campaign. The label services
+  every item of a campaign; ``outcomes_refresh_locked`` for an item the caller has already
+  locked (a submit, which updates the item's row first). Whatever the number of clauses, a
+  refresh reads in one statement, writes the outcome rows in one and the items' states in one,
+  and agreement's gold in at most three. The label services
   call them in the transaction of every change to a counted label (submit, revision after
   submission, import), the gold services after a decision, and the campaign services when a
   reviewer is removed. Nothing else writes ``Outcome`` rows or ``Item.state``.
@@ -44,12 +47,13 @@ a ``withdrawn`` row does. Rows are only ever added (see migration 0002).
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from clausebook import audit
@@ -57,14 +61,14 @@ from clausebook.models import AuditEvent, User
 from reviews.models import (
     AgreementRule,
     Campaign,
-    CampaignClause,
     DecisionKind,
     GoldDecision,
     Item,
     Label,
-    Outcome,
+    LabelSource,
     OutcomeState,
 )
+from reviews.selectors.labels import campaign_scope
 
 # --------------------------------------------------------------------------------------------------
 # The rule (pure)
@@ -163,6 +167,27 @@ class _Vote:
     severity: str
 
 
+@dataclass(frozen=True)
+class _Current:
+    """A pair's current gold decision, as far as agreement needs it."""
+
+    id: int
+    kind: str
+    verdict: str
+    severity: str
+    rule: str
+    agreeing: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class _GoldAppend:
+    """A decision agreement calls for on a pair, superseding the pair's current one (if any)."""
+
+    previous: _Current | None
+    fields: dict[str, object]
+    agreeing: tuple[int, ...] = ()
+
+
 def outcomes_refresh(
     *, item: Item, clauses: Iterable[int] | None = None, actor: User | None = None
 ) -> str:
@@ -179,6 +204,20 @@ def outcomes_refresh(
         _refresh(locked.campaign, [locked], None if clauses is None else set(clauses), actor)
     item.state = locked.state
     return locked.state
+
+
+def outcomes_refresh_locked(
+    *,
+    item: Item,
+    campaign: Campaign,
+    clauses: Iterable[int] | None = None,
+    actor: User | None = None,
+) -> str:
+    """``outcomes_refresh`` for an item whose row the caller has already locked (or updated) in
+    its transaction, with ``item.state`` as read under that lock: the label services' hot path,
+    with no lock and no savepoint of its own. Return the item's state (also set on ``item``)."""
+    _refresh(campaign, [item], None if clauses is None else set(clauses), actor)
+    return item.state
 
 
 #: Items recomputed (and locked) at a time by the many-item refreshes.
@@ -224,41 +263,101 @@ def outcomes_refresh_campaign(*, campaign: Campaign, actor: User | None = None) 
         last_id = items[-1].pk
 
 
+# What deciding the pairs of some items needs, in one statement (the hot path runs it on every
+# submit): the counted verdicts (``Label.objects.counted()``: a human's, submitted; the source and
+# status come in as parameters from there), the outcome rows, and the current gold decisions with
+# their agreeing reviewers. Each part is one index range on ``item_id``.
+_PAIRS_SQL = """
+    SELECT
+      (SELECT coalesce(json_agg(json_build_array(
+                  l.item_id, l.clause_id, l.reviewer_id, l.verdict, l.severity)), '[]'::json)
+         FROM reviews_label l
+        WHERE l.item_id = ANY(%(items)s) AND l.clause_id = ANY(%(clauses)s)
+          AND l.source = %(source)s AND l.status = %(status)s),
+      (SELECT coalesce(json_agg(json_build_array(
+                  o.item_id, o.clause_id, o.state, o.verdict_count, o.top_verdict)), '[]'::json)
+         FROM reviews_outcome o
+        WHERE o.item_id = ANY(%(items)s)),
+      (SELECT coalesce(json_agg(json_build_array(
+                  g.item_id, g.clause_id, g.id, g.kind, g.verdict, g.severity, g.rule,
+                  ARRAY(SELECT r.user_id FROM reviews_golddecision_agreeing_reviewers r
+                         WHERE r.golddecision_id = g.id ORDER BY r.user_id))), '[]'::json)
+         FROM reviews_golddecision g
+        WHERE g.item_id = ANY(%(items)s) AND g.clause_id = ANY(%(clauses)s) AND g.is_current)
+"""
+
+# New and changed outcome rows in one statement; ``changed_at`` moves only with the state.
+_OUTCOMES_UPSERT_SQL = """
+    INSERT INTO reviews_outcome
+        (campaign_id, item_id, clause_id, state, verdict_count, top_verdict, changed_at)
+    SELECT %s, u.item_id, u.clause_id, u.state, u.verdict_count, u.top_verdict, %s
+    FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::int[], %s::text[])
+        AS u(item_id, clause_id, state, verdict_count, top_verdict)
+    ON CONFLICT (item_id, clause_id) DO UPDATE SET
+        state = EXCLUDED.state,
+        verdict_count = EXCLUDED.verdict_count,
+        top_verdict = EXCLUDED.top_verdict,
+        changed_at = CASE WHEN reviews_outcome.state = EXCLUDED.state
+                          THEN reviews_outcome.changed_at ELSE EXCLUDED.changed_at END
+"""
+
+_ITEM_STATES_SQL = """
+    UPDATE reviews_item AS i SET state = u.state
+    FROM unnest(%s::bigint[], %s::text[]) AS u(id, state)
+    WHERE i.id = u.id
+"""
+
+
+def _read_pairs(
+    item_ids: list[int], targets: list[int]
+) -> tuple[
+    dict[tuple[int, int], list[_Vote]],
+    dict[tuple[int, int], tuple[str, int, str]],
+    dict[tuple[int, int], _Current],
+]:
+    """The votes, outcome rows and current gold of the pairs of ``item_ids`` (outcome rows for
+    every clause; votes and gold for ``targets``), each by (item, clause)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _PAIRS_SQL,
+            {
+                "items": item_ids,
+                "clauses": targets,
+                "source": LabelSource.HUMAN,
+                "status": Label.Status.SUBMITTED,
+            },
+        )
+        vote_rows, outcome_rows, gold_rows = (
+            json.loads(part) if isinstance(part, str) else part for part in cursor.fetchone()
+        )
+    votes: dict[tuple[int, int], list[_Vote]] = defaultdict(list)
+    for item_id, clause_id, reviewer_id, verdict, severity in vote_rows:
+        votes[(item_id, clause_id)].append(_Vote(reviewer_id, verdict, severity))
+    outcomes = {
+        (item_id, clause_id): (state, count, top)
+        for item_id, clause_id, state, count, top in outcome_rows
+    }
+    current = {
+        (item_id, clause_id): _Current(pk, kind, verdict, severity, rule, tuple(agreeing or ()))
+        for item_id, clause_id, pk, kind, verdict, severity, rule, agreeing in gold_rows
+    }
+    return votes, outcomes, current
+
+
 def _refresh(
     campaign: Campaign, items: list[Item], only: set[int] | None, actor: User | None
 ) -> None:
-    """Recompute the pairs of ``items`` (locked by the caller) and write what changed."""
+    """Recompute the pairs of ``items`` (locked by the caller, their state read under the lock)
+    and write what changed: the outcome rows in one statement, the items' states in one, gold
+    appends in at most three, their audit events in one."""
     rule = Rule.of(campaign)
-    scope = list(
-        CampaignClause.objects.filter(campaign=campaign)
-        .order_by("position")
-        .values_list("clause_id", flat=True)
-    )
+    scope = campaign_scope(campaign.pk).ids
     targets = [clause_id for clause_id in scope if only is None or clause_id in only]
     item_ids = [item.pk for item in items]
-    votes: dict[tuple[int, int], list[_Vote]] = defaultdict(list)
-    for item_id, clause_id, reviewer_id, verdict, severity in (
-        Label.objects.counted()
-        .filter(item_id__in=item_ids, clause_id__in=targets)
-        .order_by()
-        .values_list("item_id", "clause_id", "reviewer_id", "verdict", "severity")
-    ):
-        votes[(item_id, clause_id)].append(_Vote(reviewer_id, verdict, severity))
-    outcomes = {
-        (outcome.item_id, outcome.clause_id): outcome
-        for outcome in Outcome.objects.filter(item_id__in=item_ids)
-    }
-    current = {
-        (decision.item_id, decision.clause_id): decision
-        for decision in GoldDecision.objects.current()
-        .filter(item_id__in=item_ids, clause_id__in=targets)
-        .prefetch_related("agreeing_reviewers")
-    }
+    votes, outcomes, current = _read_pairs(item_ids, targets)
     severity_scale = [entry["value"] for entry in campaign.severity_scale]
-    now = timezone.now()
-    new_outcomes: list[Outcome] = []
-    changed_outcomes: list[Outcome] = []
-    events: list[AuditEvent] = []
+    rows: list[tuple[int, int, str, int, str]] = []
+    appends: list[_GoldAppend] = []
     for item in items:
         for clause_id in targets:
             pair = (item.pk, clause_id)
@@ -266,40 +365,32 @@ def _refresh(
             decision = decide([vote.verdict for vote in pair_votes], rule)
             gold = current.get(pair)
             state = settle(decision, gold.kind if gold else None, rule)
-            appended = _keep_gold_in_step(
+            append = _gold_in_step(
                 campaign, item, clause_id, rule, decision, state, pair_votes, gold, severity_scale
             )
-            if appended is not None:
-                events.append(_gold_event(campaign, appended, actor))
-            outcome = outcomes.get(pair)
+            if append is not None:
+                appends.append(append)
             values = (state, decision.verdict_count, decision.top_verdict)
-            if outcome is None:
-                if values == (OutcomeState.OPEN, 0, ""):
-                    continue  # no row is the same as an open pair with no verdicts
-                outcome = Outcome(
-                    campaign=campaign,
-                    item_id=item.pk,
-                    clause_id=clause_id,
-                    state=state,
-                    verdict_count=decision.verdict_count,
-                    top_verdict=decision.top_verdict,
-                    changed_at=now,
-                )
-                outcomes[pair] = outcome
-                new_outcomes.append(outcome)
-            elif (outcome.state, outcome.verdict_count, outcome.top_verdict) != values:
-                if outcome.state != state:
-                    outcome.changed_at = now
-                outcome.state, outcome.verdict_count, outcome.top_verdict = values
-                changed_outcomes.append(outcome)
-    Outcome.objects.bulk_create(new_outcomes)
-    Outcome.objects.bulk_update(
-        changed_outcomes, ["state", "verdict_count", "top_verdict", "changed_at"]
-    )
+            stored = outcomes.get(pair)
+            if stored is None and values == (OutcomeState.OPEN, 0, ""):
+                continue  # no row is the same as an open pair with no verdicts
+            if stored != values:
+                outcomes[pair] = values
+                rows.append((item.pk, clause_id, *values))
+    if rows:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _OUTCOMES_UPSERT_SQL,
+                [
+                    campaign.pk,
+                    timezone.now(),
+                    *(list(column) for column in zip(*rows, strict=True)),
+                ],
+            )
     changed_items = []
     for item in items:
         state = item_state(
-            outcomes[(item.pk, clause_id)].state
+            outcomes[(item.pk, clause_id)][0]
             if (item.pk, clause_id) in outcomes
             else OutcomeState.OPEN
             for clause_id in scope
@@ -307,12 +398,57 @@ def _refresh(
         if state != item.state:
             item.state = state
             changed_items.append(item)
-    Item.objects.bulk_update(changed_items, ["state"])
-    if events:
-        audit.record_many(events)
+    if changed_items:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _ITEM_STATES_SQL,
+                [[item.pk for item in changed_items], [item.state for item in changed_items]],
+            )
+    if appends:
+        audit.record_many(
+            [_gold_event(campaign, decision, actor) for decision in _append_gold(appends)]
+        )
 
 
-def _keep_gold_in_step(
+# The agreeing reviewers of new decisions, in one statement (the many-to-many's own table).
+_AGREEING_SQL = """
+    INSERT INTO reviews_golddecision_agreeing_reviewers (golddecision_id, user_id)
+    SELECT * FROM unnest(%s::bigint[], %s::bigint[])
+"""
+
+
+def _append_gold(appends: list[_GoldAppend]) -> list[GoldDecision]:
+    """Add the planned decisions, each superseding its pair's current one: what
+    ``GoldDecision.objects.append`` does for one pair, for many in three statements. The old rows
+    are flipped first, so the one-current-per-pair index never sees two; the caller holds the
+    items' row locks, which serialise decisions on their pairs."""
+    previous = [append.previous.id for append in appends if append.previous is not None]
+    if previous:
+        flipped = GoldDecision.objects.filter(pk__in=previous, is_current=True).update(
+            is_current=False
+        )
+        if flipped != len(previous):
+            raise RuntimeError(f"decisions {previous} are no longer all current")
+    decisions = GoldDecision.objects.bulk_create(
+        GoldDecision(
+            supersedes_id=append.previous.id if append.previous is not None else None,
+            is_current=True,
+            **append.fields,
+        )
+        for append in appends
+    )
+    pairs = [
+        (decision.pk, user_id)
+        for decision, append in zip(decisions, appends, strict=True)
+        for user_id in append.agreeing
+    ]
+    if pairs:
+        with connection.cursor() as cursor:
+            cursor.execute(_AGREEING_SQL, [list(column) for column in zip(*pairs, strict=True)])
+    return decisions
+
+
+def _gold_in_step(
     campaign: Campaign,
     item: Item,
     clause_id: int,
@@ -320,45 +456,52 @@ def _keep_gold_in_step(
     decision: Decision,
     state: str,
     votes: list[_Vote],
-    gold: GoldDecision | None,
+    gold: _Current | None,
     severity_scale: list[str],
-) -> GoldDecision | None:
-    """Append the ``agreed`` or ``withdrawn`` decision the pair's new state calls for, if any."""
+) -> _GoldAppend | None:
+    """The ``agreed`` or ``withdrawn`` decision the pair's new state calls for, if any."""
     kind = gold.kind if gold is not None else None
     if kind in {DecisionKind.ADJUDICATED, DecisionKind.REOPENED}:
         return None  # a person decided; agreement does not overrule them
     if state != OutcomeState.AGREED:
         if kind == DecisionKind.AGREED:
-            return GoldDecision.objects.append(
-                previous=gold,
-                **decision_fields(campaign, item, clause_id),
-                kind=DecisionKind.WITHDRAWN,
-                rule=rule.describe(),
-                rationale=f"Agreement no longer holds: the pair is {state}.",
+            return _GoldAppend(
+                gold,
+                {
+                    **decision_fields(campaign, item, clause_id),
+                    "kind": DecisionKind.WITHDRAWN,
+                    "rule": rule.describe(),
+                    "rationale": f"Agreement no longer holds: the pair is {state}.",
+                },
             )
         return None
     if not campaign.gold_from_agreement:
         return None
-    agreeing = sorted(vote.reviewer_id for vote in votes if vote.verdict == decision.top_verdict)
+    agreeing = tuple(
+        sorted(vote.reviewer_id for vote in votes if vote.verdict == decision.top_verdict)
+    )
     severity = agreed_severity(
         (vote.severity for vote in votes if vote.verdict == decision.top_verdict), severity_scale
     )
     if kind == DecisionKind.AGREED and gold is not None:
-        same = (gold.verdict, gold.severity, gold.rule) == (
+        same = (gold.verdict, gold.severity, gold.rule, gold.agreeing) == (
             decision.top_verdict,
             severity,
             rule.describe(),
-        ) and sorted(user.pk for user in gold.agreeing_reviewers.all()) == agreeing
+            agreeing,
+        )
         if same:
             return None
-    return GoldDecision.objects.append(
-        previous=gold,
-        agreeing_reviewer_ids=agreeing,
-        **decision_fields(campaign, item, clause_id),
-        kind=DecisionKind.AGREED,
-        verdict=decision.top_verdict,
-        severity=severity,
-        rule=rule.describe(),
+    return _GoldAppend(
+        gold,
+        {
+            **decision_fields(campaign, item, clause_id),
+            "kind": DecisionKind.AGREED,
+            "verdict": decision.top_verdict,
+            "severity": severity,
+            "rule": rule.describe(),
+        },
+        agreeing,
     )
 
 

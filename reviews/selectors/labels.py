@@ -12,8 +12,10 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
+from clausebook.caching import bounded_cache
 from clausebook.models import Membership
 from reviews import access
 from reviews.models import (
@@ -25,7 +27,63 @@ from reviews.models import (
     LabelRevision,
     LabelSource,
 )
-from specs.models import Example
+from specs.models import Clause, Example
+
+# A campaign's scope is written once, with the campaign, and its clauses belong to a published
+# version, which the database refuses to change: the scope is a pure function of the campaign's
+# id, read once per process (``clausebook.caching.clear_all`` empties it).
+_SCOPES = bounded_cache("reviews.selectors.labels.campaign_scope", maxsize=512)
+
+
+@dataclass(frozen=True)
+class CampaignScope:
+    """The clauses in a campaign's scope, in order, with their clause loaded. Shared between
+    requests: read it, never change it."""
+
+    clauses: tuple[CampaignClause, ...]
+    by_id: dict[int, Clause]
+    by_key: dict[str, Clause]
+
+    @property
+    def ids(self) -> list[int]:
+        return [cc.clause_id for cc in self.clauses]
+
+    def resolve(self, ref: int | str) -> Clause:
+        """The clause a reference names (its id, or its key), or ValidationError."""
+        clause = self.by_id.get(ref) if isinstance(ref, int) else self.by_key.get(ref)
+        if clause is None:
+            raise ValidationError({"clause": f"{ref!r} is not a clause in this campaign's scope."})
+        return clause
+
+    def keys_in_order(self, clause_ids: set[int]) -> list[str]:
+        """The keys of ``clause_ids`` in scope order."""
+        return [cc.clause.key for cc in self.clauses if cc.clause_id in clause_ids]
+
+
+def campaign_scope(campaign_id: int) -> CampaignScope:
+    """The campaign's scope: one query on the first call in a process, none after."""
+
+    def read() -> CampaignScope:
+        clauses = tuple(
+            CampaignClause.objects.filter(campaign_id=campaign_id)
+            .select_related("clause")
+            .order_by("position")
+        )
+        by_id = {cc.clause_id: cc.clause for cc in clauses}
+        return CampaignScope(
+            clauses=clauses,
+            by_id=by_id,
+            by_key={clause.key: clause for clause in by_id.values()},
+        )
+
+    scope = _SCOPES.get(campaign_id)
+    if scope is None or not scope.clauses:
+        # An empty scope is never cached: a campaign is created with its clauses, so an empty
+        # answer only comes from a campaign being written at this moment.
+        scope = read()
+        if scope.clauses:
+            _SCOPES.set(campaign_id, scope)
+    return scope
 
 
 @dataclass
@@ -46,15 +104,12 @@ class LabelingPage:
 def labeling_page(
     *, item: Item, assignment: Assignment | None, membership: Membership
 ) -> LabelingPage:
-    """Everything the labeling page shows, in two queries (see the pinned test): the clauses
-    in scope, and the labels on the item the member may read (their own and, where blind
-    labeling allows, others', judges' marked as such)."""
+    """Everything the labeling page shows, in one query (see the pinned test): the labels on
+    the item the member may read (their own and, where blind labeling allows, others', judges'
+    marked as such); the clauses in scope come from ``campaign_scope`` (one query the first
+    time a process shows the campaign)."""
     campaign = item.campaign
-    clauses = list(
-        CampaignClause.objects.filter(campaign=campaign)
-        .select_related("clause")
-        .order_by("position")
-    )
+    clauses = list(campaign_scope(campaign.pk).clauses)
     labels: dict[int, Label] = {}
     others: dict[int, list[Label]] = defaultdict(list)
     visible = access.labels_on_item(membership, item, assignment)
@@ -93,13 +148,13 @@ def labeling_page_of(membership: Membership, *, item_id: int, campaign_id: int) 
 def blank_clause_keys(assignment: Assignment) -> list[str]:
     """The keys of the clauses in scope on which the assignment has no verdict yet, in scope
     order (one query)."""
-    given = Label.objects.filter(assignment=assignment).exclude(verdict="").values("clause_id")
-    return list(
-        CampaignClause.objects.filter(campaign_id=assignment.campaign_id)
-        .exclude(clause_id__in=given)
-        .order_by("position")
-        .values_list("clause__key", flat=True)
+    given = set(
+        Label.objects.filter(assignment=assignment)
+        .exclude(verdict="")
+        .values_list("clause_id", flat=True)
     )
+    scope = campaign_scope(assignment.campaign_id)
+    return scope.keys_in_order(set(scope.by_id) - given)
 
 
 def visible_labels(membership: Membership) -> QuerySet[Label]:

@@ -4,17 +4,27 @@ three-request path (revisions and 409, exactly k distinct reviewers, audit)."""
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import Counter
 from typing import Any
 
 import pytest
-from django.db import connections
+from django.db import connection, connections
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from clausebook.models import AuditEvent, Membership, Role
 from clausebook.services import api_token_create
-from reviews.models import Assignment, Campaign, Item, Label
+from reviews.models import (
+    Assignment,
+    Campaign,
+    GoldDecision,
+    Item,
+    Label,
+    Outcome,
+    OutcomeState,
+)
 from reviews.services.campaigns import item_claim_next
 from reviews.services.labels.core import LabelInput
 from reviews.services.labels.next import labels_submit_and_next
@@ -104,6 +114,54 @@ def test_the_one_request_path_is_audited_like_the_three_requests(personas) -> No
     assert verbs["label.save"] == 3
     assert verbs["assignment.submit"] == 1
     assert verbs["assignment.claim"] == 1
+
+
+def _inserts_into(table: str, sql: str) -> bool:
+    return re.search(rf'^\s*INSERT INTO "?{table}\b', sql) is not None
+
+
+def _one_request_queries(personas, *, clauses: int) -> list[str]:  # type: ignore[no-untyped-def]
+    """The statements of one label-and-next request that submits every clause (k = 1, so each
+    pair agrees and becomes gold) and receives the next item."""
+    campaign = make_campaign(
+        personas.workspace,
+        created_by=personas.adjudicator,
+        reviewers=[personas.reviewer],
+        transcripts=3,
+        clause_count=clauses,
+        message_count=4,
+        k=1,
+    )
+    script = _script(personas.reviewer)
+    first = item_claim_next(campaign=campaign, reviewer=personas.reviewer)
+    warm = script.post(  # the campaign's scope is cached from here on
+        _labels_url(campaign, first.item_id),
+        {"labels": _every_clause(campaign), "submit": True, "next": True},
+        content_type="application/json",
+    )
+    with CaptureQueriesContext(connection) as queries:
+        answer = script.post(
+            _labels_url(campaign, warm.json()["next"]["item"]["id"]),
+            {"labels": _every_clause(campaign), "submit": True, "next": True},
+            content_type="application/json",
+        )
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["next"] is not None
+    assert GoldDecision.objects.filter(item_id=answer.json()["item"]["id"]).count() == clauses
+    return [query["sql"] for query in queries.captured_queries]
+
+
+@pytest.mark.django_db
+def test_labeling_an_item_costs_the_same_statements_for_three_clauses_or_forty(personas) -> None:
+    """Pinned (issue 10, speed): the labels, their history, outcomes, gold and audit events
+    are written a statement per kind, whatever the number of clauses."""
+    few = _one_request_queries(personas, clauses=3)
+    many = _one_request_queries(personas, clauses=40)
+    assert len(few) == len(many), "\n".join(many)
+    # One insert of audit events for the save, gold and submit; one more for the claim.
+    assert sum(_inserts_into("clausebook_auditevent", sql) for sql in many) == 2
+    assert sum(_inserts_into("reviews_labelrevision", sql) for sql in many) == 1
+    assert len(many) <= 30, "\n".join(many)
 
 
 @pytest.mark.django_db
@@ -339,3 +397,14 @@ def test_twenty_reviewers_labeling_in_one_request_each_give_every_item_three_rev
         )
     )
     assert counted == {item: 3 * len(inputs) for item in item_ids}
+    # The submits raced on each item; the last of its three decided every pair with all three
+    # verdicts in view, and agreement made gold of it once.
+    assert set(Item.objects.filter(campaign=campaign).values_list("state", flat=True)) == {
+        OutcomeState.AGREED
+    }
+    outcomes = Outcome.objects.filter(campaign=campaign)
+    assert outcomes.count() == items * len(inputs)
+    assert set(outcomes.values_list("state", "verdict_count")) == {(OutcomeState.AGREED, 3)}
+    gold = GoldDecision.objects.filter(campaign=campaign, is_current=True)
+    assert gold.count() == items * len(inputs)
+    assert {decision.agreeing_reviewers.count() for decision in gold} == {3}

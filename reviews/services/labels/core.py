@@ -7,6 +7,7 @@ these constants.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,10 +15,10 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
-from django.db.models import Q
 
 from clausebook.models import User
-from reviews.models import Assignment, Campaign, CampaignClause, Item, Label, LabelRevision
+from reviews.models import Assignment, Campaign, Item, Label, LabelRevision
+from reviews.selectors.labels import campaign_scope
 from specs.models import Clause
 
 MAX_VALUE = 40  # a verdict or severity value (a scale slug)
@@ -153,28 +154,13 @@ def require_open(campaign: Campaign) -> None:
 
 
 def resolve_clauses(campaign: Campaign, refs: Iterable[ClauseRef]) -> dict[ClauseRef, Clause]:
-    """Each clause reference (id or key) → the clause, in the campaign's scope, in one query.
+    """Each clause reference (id or key) → the clause, in the campaign's scope (its cached
+    scope: one query the first time a process sees the campaign, none after).
 
     Raises ValidationError naming the first reference that is not in scope.
     """
-    refs = list(refs)
-    ids = {ref for ref in refs if isinstance(ref, int)}
-    keys = {ref for ref in refs if isinstance(ref, str)}
-    found = (
-        CampaignClause.objects.filter(campaign=campaign)
-        .filter(Q(clause_id__in=ids) | Q(clause__key__in=keys))
-        .select_related("clause")
-        .only("clause", "clause__key", "clause__title", "clause__version")
-    )
-    by_id = {cc.clause.pk: cc.clause for cc in found}
-    by_key = {clause.key: clause for clause in by_id.values()}
-    resolved: dict[ClauseRef, Clause] = {}
-    for ref in refs:
-        clause = by_id.get(ref) if isinstance(ref, int) else by_key.get(ref)
-        if clause is None:
-            raise ValidationError({"clause": f"{ref!r} is not a clause in this campaign's scope."})
-        resolved[ref] = clause
-    return resolved
+    scope = campaign_scope(campaign.pk)
+    return {ref: scope.resolve(ref) for ref in refs}
 
 
 def merged_fields(
@@ -236,5 +222,33 @@ def history_row(
     )
 
 
+# History rows, many per statement. Raw: every save and submit writes them, and building the
+# ORM's bulk insert costs more than running it.
+_HISTORY_SQL = """
+    INSERT INTO reviews_labelrevision
+        (label_id, revision, kind, changed_by_id, changed_at, before, after)
+    SELECT u.label_id, u.revision, u.kind, u.changed_by_id, u.changed_at, u.before::jsonb,
+           u.after::jsonb
+    FROM unnest(%s::bigint[], %s::int[], %s::text[], %s::bigint[], %s::timestamptz[], %s::text[],
+                %s::text[]) AS u(label_id, revision, kind, changed_by_id, changed_at, before, after)
+"""
+_HISTORY_BATCH = 2000
+
+
 def record_history(rows: Sequence[LabelRevision]) -> None:
-    LabelRevision.objects.bulk_create(rows, batch_size=2000)
+    """Insert history rows (from ``history_row``), in as few statements as the batch allows."""
+    for start in range(0, len(rows), _HISTORY_BATCH):
+        batch = rows[start : start + _HISTORY_BATCH]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _HISTORY_SQL,
+                [
+                    [row.label_id for row in batch],
+                    [row.revision for row in batch],
+                    [row.kind for row in batch],
+                    [row.changed_by_id for row in batch],
+                    [row.changed_at for row in batch],
+                    [json.dumps(row.before) for row in batch],
+                    [json.dumps(row.after) for row in batch],
+                ],
+            )

@@ -19,8 +19,11 @@ Contract of ``labels_save``
   label another tab already created answers with the stored row.
 * A save that changes nothing writes nothing (no revision, no history, no audit event).
 * ``submit=True`` submits the assignment after saving (``assignment_submit``'s rules) in the same
-  transaction: a refused submit writes nothing at all. The response shape leaves room for the
-  next item, so save, submit and next can become one request.
+  transaction: a refused submit writes nothing at all. ``reviews.services.labels.next`` adds the
+  next item, so save, submit and next are one request.
+* A fixed number of statements whatever the number of labels: new labels in one insert, changed
+  ones in one update (each at the revision it was read at), history rows in one insert, audit
+  events in one.
 * Every change writes a ``LabelRevision`` row and a ``label.save`` audit event; every refused save
   a ``label.conflict`` audit event (a lost-update attempt leaves a trace).
 """
@@ -35,13 +38,13 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from clausebook import audit
 from clausebook.models import AuditEvent, User
 from reviews.models import Assignment, Campaign, Label, LabelRevision, LabelSource
 from reviews.outcomes import outcomes_refresh
+from reviews.selectors.labels import campaign_scope
 from reviews.services.labels.core import (
     EDITABLE_FIELDS,
     MAX_LABELS_PER_REQUEST,
@@ -72,18 +75,6 @@ class _Refused(Exception):
     """Rolls the request's writes back when one of its labels is stale."""
 
 
-# A first save. ON CONFLICT: the assignment lock already serialises this reviewer's writes, but an
-# import may add a label next to a submitted assignment; a clash answers 409, never a 500.
-_INSERT_SQL = """
-    INSERT INTO reviews_label
-        (campaign_id, item_id, clause_id, source, reviewer_id, assignment_id, verdict, severity,
-         rationale, spans, status, revision, created_at, updated_at, submitted_at)
-    VALUES (%s, %s, %s, 'human', %s, %s, %s, %s, %s, %s::jsonb, %s, 1, %s, %s, %s)
-    ON CONFLICT (item_id, clause_id, reviewer_id) WHERE source = 'human' DO NOTHING
-    RETURNING id
-"""
-
-
 def labels_save(
     *,
     assignment: Assignment,
@@ -101,7 +92,8 @@ def labels_save(
     conflicts: list[tuple[int, Label | None, LabelInput]] = []
     stale_keys: dict[int, str] = {}
     try:
-        with transaction.atomic():
+        # One statement for every audit event of the request, one for every history row.
+        with transaction.atomic(), audit.batched():
             locked = lock_assignment(assignment=assignment, reviewer=reviewer)
             item, campaign = locked.item, locked.item.campaign
             require_open(campaign)
@@ -109,15 +101,23 @@ def labels_save(
                 raise ValidationError(
                     f"This item was {locked.get_status_display().lower()}; its labels are frozen."
                 )
-            saved, changed = _write_all(locked, reviewer, labels, conflicts, stale_keys)
+            history: list[LabelRevision] = []
+            # Submitting checks every label of the assignment, so it reads them all; a save
+            # reads those it names.
+            mine = _read(locked, None if submit else [data.clause for data in labels])
+            saved, changed = _write_all(
+                locked, reviewer, labels, mine, history, conflicts, stale_keys
+            )
             if conflicts:
                 raise _Refused
             if submit:
-                submit_locked(assignment=locked, reviewer=reviewer)
-                saved = _reread(saved)
+                submit_locked(assignment=locked, reviewer=reviewer, labels=mine, history=history)
+                # As submitting left them: drafts with nothing written are gone.
+                saved = [label for label in saved if mine.get(label.clause_id) is label]
             elif changed and locked.status == Assignment.Status.SUBMITTED:
                 # Revisions of submitted labels count: the pairs they touch are decided again.
                 outcomes_refresh(item=item, clauses=changed, actor=reviewer)
+            record_history(history)
     except _Refused:
         with transaction.atomic():
             audit.record_many([_conflict_event(campaign, reviewer, *entry) for entry in conflicts])
@@ -136,37 +136,37 @@ def _write_all(
     assignment: Assignment,
     reviewer: User,
     inputs: Sequence[LabelInput],
+    mine: dict[int, Label],
+    history: list[LabelRevision],
     conflicts: list[tuple[int, Label | None, LabelInput]],
     stale_keys: dict[int, str],
 ) -> tuple[list[Label], set[int]]:
-    """Write each label (or note its conflict, and its clause key in ``stale_keys``); return
-    the labels and the clauses changed."""
+    """Write each label (or note its conflict, and its clause key in ``stale_keys``): the new
+    ones in one statement, the changed ones in another. ``mine`` holds the reviewer's labels
+    on the item by clause id, as read under the lock, and is kept in step with what is
+    written; the history rows of the changes go to ``history``. Return the labels of the
+    request and the clauses changed."""
     if not inputs:
         return [], set()
     item, campaign = assignment.item, assignment.item.campaign
-    clauses, current = _read(assignment, [data.clause for data in inputs])
+    scope = campaign_scope(campaign.pk)
+    clauses = [scope.resolve(data.clause) for data in inputs]
     seen: set[int] = set()
-    for data in inputs:
-        clause = clauses[data.clause]
+    for clause in clauses:
         if clause.pk in seen:
             raise ValidationError({"clause": f"{clause.key} appears twice in one request."})
         seen.add(clause.pk)
     submitted = assignment.status == Assignment.Status.SUBMITTED
-    kind = LabelRevision.Kind.REVISE if submitted else LabelRevision.Kind.DRAFT
-    now = timezone.now()
-    saved: list[Label] = []
-    changed: set[int] = set()
-    history: list[LabelRevision] = []
-    events: list[AuditEvent] = []
-    for data in inputs:
-        clause = clauses[data.clause]
-        label = current.get(clause.pk)
+    inserts: list[_Insert] = []
+    updates: list[_Update] = []
+    unchanged: dict[int, Label] = {}
+    for data, clause in zip(inputs, clauses, strict=True):
+        label = mine.get(clause.pk)
         if data.revision is None and label is not None:
             # A double click or a second tab created it first: the same content is the same
             # save answered again; anything else would overwrite unseen work.
             if all(getattr(label, name) == value for name, value in data.given().items()):
-                label.clause = clause
-                saved.append(label)
+                unchanged[clause.pk] = label
             else:
                 conflicts.append((clause.pk, label, data))
             continue
@@ -182,114 +182,127 @@ def _write_all(
             needs_verdict=submitted,
         )
         if label is None:
-            label = _insert(assignment, clause, fields, now)
-            if label is None:
-                conflicts.append((clause.pk, _stored(assignment, clause), data))
-                continue
-            before = None
+            inserts.append(_Insert(clause, fields, data))
+        elif all(getattr(label, name) == fields[name] for name in EDITABLE_FIELDS):
+            unchanged[clause.pk] = label
         else:
-            if all(getattr(label, name) == fields[name] for name in EDITABLE_FIELDS):
-                label.clause = clause
-                saved.append(label)
-                continue
-            before = label.snapshot()
-            Label.objects.filter(pk=label.pk).update(
-                **fields, revision=F("revision") + 1, updated_at=now
-            )
-            for name, value in fields.items():
-                setattr(label, name, value)
-            label.revision += 1
-            label.updated_at = now
-        label.clause = clause
-        changed.add(clause.pk)
-        history.append(history_row(label, kind=kind, actor=reviewer, before=before, when=now))
-        events.append(_save_event(campaign, reviewer, label, before))
-        saved.append(label)
+            updates.append(_Update(label, fields, label.snapshot(), data))
+    now = timezone.now()
+    written: dict[int, tuple[Label, dict[str, Any] | None]] = {}
+    if not conflicts:
+        for label in _insert(assignment, inserts, now, conflicts):
+            written[label.clause_id] = (label, None)
+        for label, before in _update(updates, now, conflicts):
+            written[label.clause_id] = (label, before)
     if conflicts:
-        stale_keys.update({clause.pk: clause.key for clause in clauses.values()})
-    else:
-        record_history(history)
-        audit.record_many(events)
-    return saved, changed
+        stale_keys.update({clause.pk: clause.key for clause in clauses})
+        return [], set()
+    kind = LabelRevision.Kind.REVISE if submitted else LabelRevision.Kind.DRAFT
+    saved: list[Label] = []
+    events: list[AuditEvent] = []
+    for clause in clauses:
+        if clause.pk in unchanged:
+            label = unchanged[clause.pk]
+        else:
+            label, before = written[clause.pk]
+            mine[clause.pk] = label
+            history.append(history_row(label, kind=kind, actor=reviewer, before=before, when=now))
+            events.append(_save_event(campaign, reviewer, label, before))
+        label.clause = clause
+        saved.append(label)
+    audit.record_many(events)
+    return saved, set(written)
 
 
-# The clauses a request names, in the campaign's scope, with this reviewer's label on each: one
-# statement, since every autosave runs it (an ORM query for each costs more than the reads).
+@dataclass(frozen=True)
+class _Insert:
+    """A first save: the clause, the label's fields, the input."""
+
+    clause: Clause
+    fields: dict[str, Any]
+    data: LabelInput
+
+
+@dataclass(frozen=True)
+class _Update:
+    """A change: the label as read, its new fields, its state before, the input."""
+
+    label: Label
+    fields: dict[str, Any]
+    before: dict[str, Any]
+    data: LabelInput
+
+
+# The reviewer's labels on the item (on the named clauses, or all): one statement, since every
+# autosave runs it (an ORM query costs more to build than to run here).
 _READ_SQL = """
-    SELECT c.id, c.key, c.title,
-           l.id, l.verdict, l.severity, l.rationale, l.spans, l.status, l.revision,
-           l.created_at, l.updated_at, l.submitted_at
-    FROM reviews_campaignclause cc
-    JOIN specs_clause c ON c.id = cc.clause_id
-    LEFT JOIN reviews_label l
-        ON l.item_id = %s AND l.clause_id = cc.clause_id AND l.reviewer_id = %s
-       AND l.source = 'human'
-    WHERE cc.campaign_id = %s AND (cc.clause_id = ANY(%s) OR c.key = ANY(%s))
+    SELECT l.id, l.clause_id, l.verdict, l.severity, l.rationale, l.spans, l.status,
+           l.revision, l.created_at, l.updated_at, l.submitted_at
+    FROM reviews_label l
+    WHERE l.item_id = %s AND l.reviewer_id = %s AND l.source = 'human'
+      AND (%s OR l.clause_id = ANY(%s))
 """
 
 
-def _read(
-    assignment: Assignment, refs: list[ClauseRef]
-) -> tuple[dict[ClauseRef, Clause], dict[int, Label]]:
-    """Resolve each clause reference (id or key) in the campaign's scope, and read the
-    reviewer's labels on those clauses. Raises ValidationError naming a reference out of scope."""
-    ids = [ref for ref in refs if isinstance(ref, int)]
-    keys = [ref for ref in refs if isinstance(ref, str)]
+def _read(assignment: Assignment, refs: list[ClauseRef] | None) -> dict[int, Label]:
+    """The reviewer's labels on the item by clause id: on the clauses ``refs`` names (ids or
+    keys in the campaign's scope; ValidationError names one out of scope), or all (None)."""
+    ids: list[int] = []
+    if refs is not None:
+        scope = campaign_scope(assignment.campaign_id)
+        ids = [scope.resolve(ref).pk for ref in refs]
     with connection.cursor() as cursor:
-        cursor.execute(
-            _READ_SQL,
-            [assignment.item_id, assignment.reviewer_id, assignment.campaign_id, ids, keys],
-        )
+        cursor.execute(_READ_SQL, [assignment.item_id, assignment.reviewer_id, refs is None, ids])
         rows = cursor.fetchall()
-    by_id: dict[int, Clause] = {}
-    current: dict[int, Label] = {}
-    for clause_id, key, title, label_id, *values in rows:
-        by_id[clause_id] = Clause(pk=clause_id, key=key, title=title)
-        if label_id is not None:
-            verdict, severity, rationale, spans, status, revision, created, updated, at = values
-            current[clause_id] = Label(
-                pk=label_id,
-                campaign_id=assignment.campaign_id,
-                item_id=assignment.item_id,
-                clause_id=clause_id,
-                source=LabelSource.HUMAN,
-                reviewer_id=assignment.reviewer_id,
-                assignment_id=assignment.pk,
-                verdict=verdict,
-                severity=severity,
-                rationale=rationale,
-                spans=json.loads(spans) if isinstance(spans, str) else spans,
-                status=status,
-                revision=revision,
-                created_at=created,
-                updated_at=updated,
-                submitted_at=at,
-            )
-    by_key = {clause.key: clause for clause in by_id.values()}
-    resolved: dict[ClauseRef, Clause] = {}
-    for ref in refs:
-        clause = by_id.get(ref) if isinstance(ref, int) else by_key.get(ref)
-        if clause is None:
-            raise ValidationError({"clause": f"{ref!r} is not a clause in this campaign's scope."})
-        resolved[ref] = clause
-    return resolved, current
+    labels = {}
+    for pk, clause_id, verdict, severity, rationale, spans, *rest in rows:
+        status, revision, created_at, updated_at, submitted_at = rest
+        labels[clause_id] = Label(
+            pk=pk,
+            campaign_id=assignment.campaign_id,
+            item_id=assignment.item_id,
+            clause_id=clause_id,
+            source=LabelSource.HUMAN,
+            reviewer_id=assignment.reviewer_id,
+            assignment_id=assignment.pk,
+            verdict=verdict,
+            severity=severity,
+            rationale=rationale,
+            spans=json.loads(spans) if isinstance(spans, str) else spans,
+            status=status,
+            revision=revision,
+            created_at=created_at,
+            updated_at=updated_at,
+            submitted_at=submitted_at,
+        )
+    return labels
 
 
-def _reread(labels: list[Label]) -> list[Label]:
-    """The labels as submitting left them (status and revision moved on; drafts with nothing
-    written are gone)."""
-    fresh = Label.objects.in_bulk([label.pk for label in labels])
-    kept = []
-    for label in labels:
-        if label.pk in fresh:
-            fresh[label.pk].clause = label.clause
-            kept.append(fresh[label.pk])
-    return kept
+# First saves, in one statement. ON CONFLICT: the assignment lock already serialises this
+# reviewer's writes, but an import may add a label next to a submitted assignment; a clash
+# answers 409, never a 500.
+_INSERT_SQL = """
+    INSERT INTO reviews_label
+        (campaign_id, item_id, clause_id, source, reviewer_id, assignment_id, verdict, severity,
+         rationale, spans, status, revision, created_at, updated_at, submitted_at)
+    SELECT %s, %s, u.clause_id, 'human', %s, %s, u.verdict, u.severity, u.rationale,
+           u.spans::jsonb, %s, 1, %s, %s, %s
+    FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[])
+        AS u(clause_id, verdict, severity, rationale, spans)
+    ON CONFLICT (item_id, clause_id, reviewer_id) WHERE source = 'human' DO NOTHING
+    RETURNING id, clause_id
+"""
 
 
 def _insert(
-    assignment: Assignment, clause: Clause, fields: dict[str, Any], now: datetime
-) -> Label | None:
+    assignment: Assignment,
+    inserts: list[_Insert],
+    now: datetime,
+    conflicts: list[tuple[int, Label | None, LabelInput]],
+) -> list[Label]:
+    """Insert the first saves; one that meets a label created meanwhile is a conflict."""
+    if not inserts:
+        return []
     submitted = assignment.status == Assignment.Status.SUBMITTED
     status = Label.Status.SUBMITTED if submitted else Label.Status.DRAFT
     submitted_at = now if submitted else None
@@ -299,37 +312,92 @@ def _insert(
             [
                 assignment.campaign_id,
                 assignment.item_id,
-                clause.pk,
                 assignment.reviewer_id,
                 assignment.pk,
-                fields["verdict"],
-                fields["severity"],
-                fields["rationale"],
-                json.dumps(fields["spans"]),
                 status,
                 now,
                 now,
                 submitted_at,
+                [row.clause.pk for row in inserts],
+                [row.fields["verdict"] for row in inserts],
+                [row.fields["severity"] for row in inserts],
+                [row.fields["rationale"] for row in inserts],
+                [json.dumps(row.fields["spans"]) for row in inserts],
             ],
         )
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    return Label(
-        pk=row[0],
-        campaign_id=assignment.campaign_id,
-        item_id=assignment.item_id,
-        clause_id=clause.pk,
-        source=LabelSource.HUMAN,
-        reviewer_id=assignment.reviewer_id,
-        assignment_id=assignment.pk,
-        status=status,
-        revision=1,
-        created_at=now,
-        updated_at=now,
-        submitted_at=submitted_at,
-        **fields,
-    )
+        ids = {clause_id: pk for pk, clause_id in cursor.fetchall()}
+    created = []
+    for row in inserts:
+        if row.clause.pk not in ids:
+            conflicts.append((row.clause.pk, _stored(assignment, row.clause), row.data))
+            continue
+        created.append(
+            Label(
+                pk=ids[row.clause.pk],
+                campaign_id=assignment.campaign_id,
+                item_id=assignment.item_id,
+                clause_id=row.clause.pk,
+                source=LabelSource.HUMAN,
+                reviewer_id=assignment.reviewer_id,
+                assignment_id=assignment.pk,
+                status=status,
+                revision=1,
+                created_at=now,
+                updated_at=now,
+                submitted_at=submitted_at,
+                **row.fields,
+            )
+        )
+    return created
+
+
+# Changed labels, in one statement, each only at the revision it was read at: the assignment
+# lock makes a mismatch unlikely, the check makes one a 409 rather than a lost update.
+_UPDATE_SQL = """
+    UPDATE reviews_label AS l
+    SET verdict = u.verdict, severity = u.severity, rationale = u.rationale,
+        spans = u.spans::jsonb, revision = l.revision + 1, updated_at = %s
+    FROM unnest(%s::bigint[], %s::int[], %s::text[], %s::text[], %s::text[], %s::text[])
+        AS u(id, revision, verdict, severity, rationale, spans)
+    WHERE l.id = u.id AND l.revision = u.revision
+    RETURNING l.id
+"""
+
+
+def _update(
+    updates: list[_Update],
+    now: datetime,
+    conflicts: list[tuple[int, Label | None, LabelInput]],
+) -> list[tuple[Label, dict[str, Any]]]:
+    """Write the changed labels; return each with its state before."""
+    if not updates:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _UPDATE_SQL,
+            [
+                now,
+                [row.label.pk for row in updates],
+                [row.label.revision for row in updates],
+                [row.fields["verdict"] for row in updates],
+                [row.fields["severity"] for row in updates],
+                [row.fields["rationale"] for row in updates],
+                [json.dumps(row.fields["spans"]) for row in updates],
+            ],
+        )
+        done = {pk for (pk,) in cursor.fetchall()}
+    changed = []
+    for row in updates:
+        label = row.label
+        if label.pk not in done:
+            conflicts.append((label.clause_id, Label.objects.filter(pk=label.pk).first(), row.data))
+            continue
+        for name, value in row.fields.items():
+            setattr(label, name, value)
+        label.revision += 1
+        label.updated_at = now
+        changed.append((label, row.before))
+    return changed
 
 
 def _stored(assignment: Assignment, clause: Clause) -> Label | None:
