@@ -270,7 +270,9 @@ def _is_violation_of(error: IntegrityError, constraint: str) -> bool:
     return getattr(diag, "constraint_name", None) == constraint
 
 
-def item_claim_next(*, campaign: Campaign, reviewer: User) -> Assignment | None:
+def item_claim_next(
+    *, campaign: Campaign, reviewer: User, after_submit: bool = False
+) -> Assignment | None:
     """The reviewer's next assignment in ``campaign``, or None when nothing is left for them.
 
     The assignment in progress is resumed first (a reviewer works one item at a time per
@@ -278,10 +280,14 @@ def item_claim_next(*, campaign: Campaign, reviewer: User) -> Assignment | None:
     its ``open_slots`` decremented and an assignment inserted, all in one transaction.
     Raises ValidationError unless the campaign is open, PermissionDenied unless the reviewer is
     seated on it.
+
+    ``after_submit``: the caller has just submitted the reviewer's assignment in this campaign,
+    so there is none to resume; the first look is skipped (a parallel claim of theirs is still
+    caught by the one-active index, below).
     """
     # The usual "continue" needs one query. An active assignment implies a seat: removing a
     # reviewer releases theirs in the same transaction.
-    active = _active_assignment(campaign.pk, reviewer)
+    active = None if after_submit else _active_assignment(campaign.pk, reviewer)
     if active is not None:
         _refuse_unless_open(active.campaign.status)
         return active

@@ -54,7 +54,7 @@ def labels_submit_and_next(
     saved = labels_save(assignment=assignment, reviewer=reviewer, labels=labels, submit=True)
     campaign = saved.assignment.item.campaign
     try:
-        following = item_claim_next(campaign=campaign, reviewer=reviewer)
+        following = item_claim_next(campaign=campaign, reviewer=reviewer, after_submit=True)
     except (ValidationError, PermissionDenied) as refusal:
         text = " ".join(getattr(refusal, "messages", None) or [str(refusal)])
         return LabelsSubmittedNext(saved=saved, next=None, next_refused=text)
