@@ -77,6 +77,8 @@ class CampaignOutput(serializers.ModelSerializer):
             "scope_description",
             "reviewers_per_item",
             "blind",
+            "gold_from_agreement",
+            "adjudicator_may_have_labeled",
             "instructions",
             "verdict_scale",
             "severity_scale",
@@ -203,6 +205,14 @@ class CampaignInput(serializers.Serializer):
     )
     reviewers_per_item = serializers.IntegerField(min_value=1, max_value=20, default=2)
     blind = serializers.BooleanField(default=True)
+    gold_from_agreement = serializers.BooleanField(
+        default=True,
+        help_text="Agreed (item, clause) pairs become gold on their own; false: an adjudicator"
+        " settles every pair.",
+    )
+    adjudicator_may_have_labeled = serializers.BooleanField(
+        default=False, help_text="An adjudicator may settle an item they labeled."
+    )
     instructions = serializers.CharField(required=False, allow_blank=True, default="")
     verdict_scale = ScaleEntry(many=True, required=False)
     severity_scale = ScaleEntry(many=True, required=False)
@@ -345,6 +355,8 @@ class CampaignListView(WorkspaceAPIMixin, generics.ListAPIView):
             reviewers=selectors.members_by_email(self.workspace, values["reviewers"]),
             reviewers_per_item=values["reviewers_per_item"],
             blind=values["blind"],
+            gold_from_agreement=values["gold_from_agreement"],
+            adjudicator_may_have_labeled=values["adjudicator_may_have_labeled"],
             instructions=values["instructions"],
             verdict_scale=values.get("verdict_scale"),
             severity_scale=values.get("severity_scale"),

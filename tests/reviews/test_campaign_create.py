@@ -271,3 +271,25 @@ def test_a_foreign_transcript_id_is_refused(personas) -> None:
             scope=ALL,
             transcripts=TranscriptChoice(source="ids", ids=[foreign.pk]),
         )
+
+
+@pytest.mark.django_db
+def test_the_api_sets_and_shows_how_pairs_become_gold(personas) -> None:
+    version = make_published_version(personas.workspace)
+    make_transcript(personas.workspace)
+    client = personas.client_for(personas.adjudicator)
+    response = client.post(
+        f"/api/v1/workspaces/{personas.workspace.slug}/campaigns/",
+        {
+            "title": "Adjudicate everything",
+            "spec_version": version.pk,
+            "gold_from_agreement": False,
+            "adjudicator_may_have_labeled": True,
+        },
+        content_type="application/json",
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["gold_from_agreement"], body["adjudicator_may_have_labeled"]) == (False, True)
+    campaign = Campaign.objects.get()
+    assert (campaign.gold_from_agreement, campaign.adjudicator_may_have_labeled) == (False, True)
