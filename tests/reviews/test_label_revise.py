@@ -205,3 +205,29 @@ def test_a_closed_campaigns_labels_are_final(personas, split):
         label_revise(
             label=label, reviewer=personas.reviewer, revision=label.revision, verdict="violates"
         )
+
+
+def test_an_adjudicated_pairs_labels_are_final_on_the_labeling_api_too(personas, split):
+    from reviews.outcomes import decision_fields, outcomes_refresh
+
+    campaign, item, first, second = split
+    GoldDecision.objects.append(
+        previous=GoldDecision.objects.current().filter(item=item, clause=first).first(),
+        **decision_fields(campaign, item, first.pk),
+        kind=DecisionKind.ADJUDICATED,
+        verdict="violates",
+        decided_by=personas.adjudicator,
+    )
+    outcomes_refresh(item=item)
+    label = _label(personas.reviewer, first)
+    url = reverse("api-item-labels", args=[personas.workspace.slug, campaign.pk, item.pk])
+    client = personas.client_for(personas.reviewer)
+    body = {"labels": [{"clause": first.key, "verdict": "violates", "revision": label.revision}]}
+    response = client.post(url, body, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert "its labels are final" in response.content.decode()
+    assert _label(personas.reviewer, first).verdict == "complies"
+    # The pair the adjudicator did not settle keeps taking revisions.
+    other = _label(personas.reviewer, second)
+    body = {"labels": [{"clause": second.key, "verdict": "violates", "revision": other.revision}]}
+    assert client.post(url, body, content_type="application/json").status_code == 200

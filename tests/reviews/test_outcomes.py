@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from reviews.models import (
     DecisionKind,
@@ -150,10 +151,12 @@ def test_re_evaluation_never_overwrites_a_current_adjudication(personas) -> None
         rationale="Clear violation.",
         current_decision_id=None,
     )
-    _revise(mine, personas.reviewer, clause.pk, "violates")  # the reviewers now agree
+    # Its labels are final now (issue 11: revisions only while disputed and not adjudicated).
+    with pytest.raises(ValidationError, match="its labels are final"):
+        _revise(mine, personas.reviewer, clause.pk, "violates")
     outcome = Outcome.objects.get()
-    assert (outcome.state, outcome.top_verdict) == ("adjudicated", "violates")
-    assert GoldDecision.objects.current().get() == decision  # no agreed row on top of it
+    assert outcome.state == "adjudicated"
+    assert GoldDecision.objects.current().get() == decision
     outcomes_refresh(item=item)
     outcomes_refresh_campaign(campaign=campaign)
     assert Outcome.objects.get().state == "adjudicated"

@@ -42,7 +42,15 @@ from django.utils import timezone
 
 from clausebook import audit
 from clausebook.models import AuditEvent, User
-from reviews.models import Assignment, Campaign, Label, LabelRevision, LabelSource
+from reviews.models import (
+    Assignment,
+    Campaign,
+    Label,
+    LabelRevision,
+    LabelSource,
+    Outcome,
+    OutcomeState,
+)
 from reviews.outcomes import outcomes_refresh
 from reviews.selectors.labels import campaign_scope
 from reviews.services.labels.core import (
@@ -101,6 +109,8 @@ def labels_save(
                 raise ValidationError(
                     f"This item was {locked.get_status_display().lower()}; its labels are frozen."
                 )
+            if locked.status == Assignment.Status.SUBMITTED and labels:
+                _refuse_settled(locked, labels)
             history: list[LabelRevision] = []
             # Submitting checks every label of the assignment, so it reads them all; a save
             # reads those it names.
@@ -125,6 +135,24 @@ def labels_save(
             [(clause_id, current) for clause_id, current, _ in conflicts], keys=stale_keys
         ) from None
     return LabelsSaved(assignment=locked, labels=saved, item_state=item.state)
+
+
+def _refuse_settled(assignment: Assignment, labels: Sequence[LabelInput]) -> None:
+    """An adjudicator's decision is final for the labels of its pair: revising one would change
+    the evidence under a settled case (reopening the pair lets them change again)."""
+    scope = campaign_scope(assignment.item.campaign_id)
+    clause_ids = [scope.resolve(data.clause).pk for data in labels]
+    settled = list(
+        Outcome.objects.filter(
+            item_id=assignment.item_id, clause_id__in=clause_ids, state=OutcomeState.ADJUDICATED
+        ).values_list("clause__key", flat=True)
+    )
+    if settled:
+        raise ValidationError(
+            {
+                "labels": f"An adjudicator has settled {', '.join(sorted(settled))}: its labels are final."
+            }
+        )
 
 
 def label_save(*, assignment: Assignment, reviewer: User, data: LabelInput) -> Label:
