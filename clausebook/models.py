@@ -74,6 +74,8 @@ class Workspace(models.Model):
     name = models.CharField(max_length=120)
     description = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # How many editors (other than the author) must approve an amendment's revision to merge it.
+    amendment_approvals_required = models.PositiveSmallIntegerField(default=1)
 
     objects = WorkspaceQuerySet.as_manager()
 

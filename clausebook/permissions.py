@@ -44,7 +44,10 @@ PERMISSIONS: dict[str, Right] = {
     "specs.read": Right(Role.VIEWER, "read specs, versions, clauses, examples and diffs"),
     "specs.import": Right(Role.EDITOR, "import spec versions and edit drafts"),
     "specs.publish": Right(Role.EDITOR, "publish a spec version"),
-    "amendments.manage": Right(Role.EDITOR, "propose, approve and merge amendments"),
+    # Amendments: an adjudicator may propose (a gold case they settled), editors decide.
+    "amendments.propose": Right(Role.ADJUDICATOR, "propose and edit amendments to a spec"),
+    "amendments.approve": Right(Role.EDITOR, "approve other members' amendments"),
+    "amendments.merge": Right(Role.EDITOR, "merge approved amendments and start drafts"),
     # Transcripts
     "transcripts.read": Right(Role.VIEWER, "read transcripts and imports"),
     "scenarios.read": Right(Role.VIEWER, "read scenarios"),

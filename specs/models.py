@@ -109,6 +109,12 @@ class SpecVersion(models.Model):
                 condition=~models.Q(status="published") | models.Q(published_at__isnull=False),
                 name="spec_version_published_has_date",
             ),
+            # Amendments merge into "the" draft: a spec has at most one at a time.
+            models.UniqueConstraint(
+                fields=["spec"],
+                condition=models.Q(status="draft"),
+                name="spec_version_one_draft",
+            ),
         ]
         ordering = ["spec_id", "label"]
 

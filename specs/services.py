@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from clausebook import audit
 from clausebook.models import User, Workspace
+from specs.amendments.changelog import changelog_for
 from specs.models import (
     CLAUSE_KEY_MAX_LENGTH,
     CLAUSE_TITLE_MAX_LENGTH,
@@ -200,6 +201,11 @@ def spec_version_import(
     _check_fits(parsed.clauses)
     if SpecVersion.objects.filter(spec=spec, label=label).exists():
         raise ValidationError({"label": f"Version “{label}” already exists."})
+    draft = SpecVersion.objects.filter(spec=spec, status=VersionStatus.DRAFT).first()
+    if draft is not None:  # one draft per spec (the spec_version_one_draft index)
+        raise ValidationError(
+            {"label": f"Draft “{draft.label}” is open: publish or discard it first."}
+        )
     warnings = list(parsed.warnings)
     version = SpecVersion.objects.create(
         spec=spec,
@@ -340,10 +346,14 @@ def spec_version_publish(*, version: SpecVersion, actor: User | None) -> SpecVer
     locked = SpecVersion.objects.select_for_update().get(pk=version.pk)
     if locked.status != VersionStatus.DRAFT:
         raise VersionNotDraft(f"Version {locked.label} is already {locked.status}.")
+    # The amendments merged into the draft become its changelog, after any it already had.
+    generated = changelog_for(locked)
+    if generated:
+        locked.changelog = "\n\n".join(p for p in (locked.changelog.strip(), generated) if p)
     locked.status = VersionStatus.PUBLISHED
     locked.published_at = timezone.now()
     locked.published_by = actor if actor is not None and actor.is_authenticated else None
-    locked.save(update_fields=["status", "published_at", "published_by"])
+    locked.save(update_fields=["status", "published_at", "published_by", "changelog"])
     audit.record(
         verb="spec_version.publish",
         actor=actor,

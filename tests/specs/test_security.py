@@ -309,9 +309,17 @@ def test_t30_an_eval_prompt_cannot_move_in_either_direction(frozen, draft) -> No
     assert (leaving.count(), arriving.count()) == (1, 1)
 
 
+def _other_spec(personas):  # type: ignore[no-untyped-def]
+    """A second spec of the workspace: a spec has one draft at a time, so another draft lives
+    in another spec (the triggers compare versions, whatever their spec)."""
+    return services.spec_create(
+        workspace=personas.workspace, slug="other-spec", title="Other", actor=personas.editor
+    )
+
+
 def test_a_clause_parent_must_be_in_the_clause_own_version(frozen, draft, spec, personas) -> None:
     other_draft = services.spec_version_import(
-        spec=spec, label="other", markdown=FROZEN_SPEC, actor=personas.editor
+        spec=_other_spec(personas), label="other", markdown=FROZEN_SPEC, actor=personas.editor
     )
     child = Clause.objects.filter(version=draft, key="be_brief")
     elsewhere = Clause.objects.get(version=other_draft, key="be_kind")
@@ -330,7 +338,10 @@ def test_a_clause_parent_must_be_in_the_clause_own_version(frozen, draft, spec, 
 
 def test_one_statement_may_move_a_whole_draft_subtree(draft, spec, personas) -> None:
     target = services.spec_version_import(
-        spec=spec, label="target", markdown="# Other {#other}\n", actor=personas.editor
+        spec=_other_spec(personas),
+        label="target",
+        markdown="# Other {#other}\n",
+        actor=personas.editor,
     )
     moved = Clause.objects.filter(version=draft).update(version=target, position=F("position") + 10)
     assert moved == 2
