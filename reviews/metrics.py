@@ -29,6 +29,14 @@ Conventions the literature shares, and this module follows
 * A coefficient whose chance disagreement is zero (a single category used) is undefined:
   ``value`` is ``None``.
 
+Weighted count tables
+---------------------
+Every ``*_counts`` function also takes ``frequencies``: then ``counts`` holds count vectors and
+``frequencies`` how many units have each one (:func:`distinct_counts` makes such a pair). This
+is the same table, compressed: with three raters and four categories there are at most a few
+dozen distinct vectors however many units there are, so a report can build each table once and
+hand every coefficient its compressed form. Results are identical to the uncompressed table's.
+
 Bootstrap
 ---------
 Percentile intervals from resampling units with replacement (``draws`` times, 1,000 by
@@ -138,24 +146,61 @@ def _pairable(counts: np.ndarray) -> np.ndarray:
     return counts[counts.sum(axis=1) >= 2]
 
 
+def _weighted(counts: np.ndarray, frequencies: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """A count table and each row's number of units (1 each when ``frequencies`` is None)."""
+    counts = np.asarray(counts)
+    if frequencies is None:
+        return counts, np.ones(counts.shape[0], dtype=np.int64)
+    freq = np.asarray(frequencies, dtype=np.int64)
+    if freq.shape != (counts.shape[0],):
+        raise ValueError("frequencies must give one number of units for each row of counts")
+    keep = freq > 0
+    return counts[keep], freq[keep]
+
+
+def _pairable_weighted(
+    counts: np.ndarray, frequencies: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    table, freq = _weighted(counts, frequencies)
+    keep = table.sum(axis=1) >= 2
+    return table[keep], freq[keep]
+
+
+def distinct_counts(
+    counts: np.ndarray, frequencies: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of a count table, in a fixed order (lexicographic on the reversed
+    row), and how many units have each: the compressed table every ``*_counts`` function
+    accepts as ``counts=rows, frequencies=freq``."""
+    table, freq = _weighted(counts, frequencies)
+    return _distinct(table, freq)
+
+
 # ---------------------------------------------------------------- bootstrap -----------------
 
 
-def _distinct(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct rows of a count table and how often each occurs."""
+def _distinct(
+    table: np.ndarray, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows of a count table and how many units each stands for (each row counts
+    ``weights[i]`` units, 1 without weights), ordered by the reversed row."""
+    if weights is None:
+        weights = np.ones(table.shape[0], dtype=np.int64)
     if table.shape[0] == 0:
         return table, np.zeros(0, dtype=np.int64)
     base = int(table.max()) + 1
-    if base ** table.shape[1] < 2**62:
+    if float(base) ** table.shape[1] < 2**62:
         # Each row as one integer in base (max count + 1): a 1-D unique is far faster than
-        # numpy's row-wise unique, which sorts a structured view.
-        weights = base ** np.arange(table.shape[1], dtype=np.int64)
-        keys, first, freq = np.unique(
-            table.astype(np.int64) @ weights, return_index=True, return_counts=True
+        # numpy's row-wise unique, which sorts a structured view. The order of the keys does
+        # not depend on the base, so compressed and plain tables resample alike.
+        powers = base ** np.arange(table.shape[1], dtype=np.int64)
+        _, first, inverse = np.unique(
+            table.astype(np.int64) @ powers, return_index=True, return_inverse=True
         )
-        return table[first], freq
-    rows, freq = np.unique(table, axis=0, return_counts=True)
-    return rows, freq
+    else:
+        _, first, inverse = np.unique(table, axis=0, return_index=True, return_inverse=True)
+    freq = np.bincount(inverse.ravel(), weights=weights, minlength=len(first))
+    return table[first], np.rint(freq).astype(np.int64)
 
 
 def _weight_blocks(freq: np.ndarray, draws: int, seed: int):
@@ -254,13 +299,15 @@ def krippendorff_alpha_counts(
     values: Sequence[float] | None = None,
     bootstrap: int = 0,
     seed: int = DEFAULT_SEED,
+    frequencies: np.ndarray | None = None,
 ) -> Estimate:
     """Krippendorff's alpha from a count table (units × q). ``values`` are the interval
-    metric's numbers per category. ``bootstrap`` > 0 adds a percentile interval."""
-    table = _pairable(counts)
+    metric's numbers per category. ``bootstrap`` > 0 adds a percentile interval.
+    ``frequencies``: see the module (compressed tables)."""
+    table, weights = _pairable_weighted(counts, frequencies)
     v = None if values is None else np.asarray(values, dtype=float)
     q = table.shape[1]
-    rows, freq = _distinct(table)
+    rows, freq = _distinct(table, weights)
     per_row = _unit_coincidences(rows).reshape(len(rows), q * q)
     o = (freq.astype(float) @ per_row).reshape(q, q) if len(rows) else np.zeros((q, q))
     value = _alpha_from_coincidences(o, level, v)
@@ -278,8 +325,8 @@ def krippendorff_alpha_counts(
     return Estimate(
         metric=f"krippendorff_alpha_{level}",
         value=_finite(value),
-        n_items=int(table.shape[0]),
-        n_labels=int(table.sum()),
+        n_items=int(freq.sum()),
+        n_labels=int(freq @ rows.sum(axis=1)) if len(rows) else 0,
         ci_low=low,
         ci_high=high,
         details=details,
@@ -340,14 +387,18 @@ def _chance_corrected(
     return np.where(np.isclose(pe, 1.0) | ~np.isfinite(value), np.nan, value)
 
 
-def _chance_table(counts: np.ndarray, chance_units: ChanceUnits) -> np.ndarray:
-    counts = np.asarray(counts)
-    m = counts.sum(axis=1)
+def _chance_table(
+    counts: np.ndarray, chance_units: ChanceUnits, frequencies: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    table, freq = _weighted(counts, frequencies)
+    m = table.sum(axis=1)
     if chance_units == "all":
-        return counts[m >= 1]
-    if chance_units == "pairable":
-        return counts[m >= 2]
-    raise ValueError(f"chance_units must be 'pairable' or 'all', not {chance_units!r}")
+        keep = m >= 1
+    elif chance_units == "pairable":
+        keep = m >= 2
+    else:
+        raise ValueError(f"chance_units must be 'pairable' or 'all', not {chance_units!r}")
+    return table[keep], freq[keep]
 
 
 def gwet_ac1_counts(
@@ -356,6 +407,7 @@ def gwet_ac1_counts(
     chance_units: ChanceUnits = "pairable",
     bootstrap: int = 0,
     seed: int = DEFAULT_SEED,
+    frequencies: np.ndarray | None = None,
 ) -> Estimate:
     """Gwet's AC1 (Gwet 2014, eq. 2.29 with missing ratings) from a count table whose columns
     are the whole scale (q counts unobserved categories too: AC1's chance term depends on it).
@@ -363,8 +415,8 @@ def gwet_ac1_counts(
     pa = mean over units with ≥ 2 ratings of Σₖ r_uk(r_uk − 1) / (r_u(r_u − 1));
     πₖ = mean over the chance units of r_uk / r_u; pe = Σₖ πₖ(1 − πₖ) / (q − 1).
     """
-    table = _chance_table(counts, chance_units)
-    rows, freq = _distinct(table)
+    table, weights = _chance_table(counts, chance_units, frequencies)
+    rows, freq = _distinct(table, weights)
     r_agree, r_shares, r_pairable = _unit_terms(rows)
     value = _chance_corrected(freq.astype(float), r_agree, r_shares, r_pairable, "ac1")
     details: dict[str, Any] = {"chance_units": chance_units, "categories": int(table.shape[1])}
@@ -378,12 +430,12 @@ def gwet_ac1_counts(
         )
         low, high = _interval(samples)
         details |= _bootstrap_details(bootstrap, seed)
-    used = table[table.sum(axis=1) >= 2]
+    used = r_pairable > 0
     return Estimate(
         metric="gwet_ac1",
         value=_finite(value),
-        n_items=int(used.shape[0]),
-        n_labels=int(used.sum()),
+        n_items=int(freq[used].sum()),
+        n_labels=int(freq[used] @ rows[used].sum(axis=1)) if used.any() else 0,
         ci_low=low,
         ci_high=high,
         details=details,
@@ -413,30 +465,32 @@ def fleiss_kappa_counts(
     form: Literal["varying", "complete"] = "varying",
     raters_per_item: int | None = None,
     chance_units: ChanceUnits = "pairable",
+    frequencies: np.ndarray | None = None,
 ) -> Estimate:
     """Fleiss' kappa from a count table. ``form="varying"``: every unit with ≥ 2 ratings, the
     generalisation to a varying number of raters (Gwet 2014 §2.5). ``form="complete"``: Fleiss
     1971 on the units with exactly ``raters_per_item`` ratings (default: the most any unit has)."""
-    counts = np.asarray(counts)
-    m = counts.sum(axis=1)
     details: dict[str, Any] = {"form": form}
     if form == "complete":
+        counts, weights = _weighted(counts, frequencies)
+        m = counts.sum(axis=1)
         k = int(m.max()) if raters_per_item is None and m.size else raters_per_item or 0
-        table = counts[(m == k) & (m >= 2)]
+        keep = (m == k) & (m >= 2)
+        table, weights = counts[keep], weights[keep]
         details["raters_per_item"] = k
     elif form == "varying":
-        table = _chance_table(counts, chance_units)
+        table, weights = _chance_table(counts, chance_units, frequencies)
         details["chance_units"] = chance_units
     else:
         raise ValueError(f"form must be 'varying' or 'complete', not {form!r}")
     agree, shares, pairable = _unit_terms(table)
-    value = _chance_corrected(np.ones(len(table)), agree, shares, pairable, "fleiss")
-    used = table[pairable > 0]
+    value = _chance_corrected(weights.astype(float), agree, shares, pairable, "fleiss")
+    used = pairable > 0
     return Estimate(
         metric="fleiss_kappa",
         value=_finite(value),
-        n_items=int(used.shape[0]),
-        n_labels=int(used.sum()),
+        n_items=int(weights[used].sum()),
+        n_labels=int(weights[used] @ table[used].sum(axis=1)) if used.any() else 0,
         details=details,
     )
 
@@ -458,15 +512,18 @@ def fleiss_kappa(
     )
 
 
-def percent_agreement_counts(counts: np.ndarray) -> Estimate:
+def percent_agreement_counts(
+    counts: np.ndarray, *, frequencies: np.ndarray | None = None
+) -> Estimate:
     """Mean over units with ≥ 2 ratings of the share of agreeing pairs of ratings."""
-    table = _pairable(counts)
+    table, weights = _pairable_weighted(counts, frequencies)
     agree, _, _ = _unit_terms(table)
+    n = int(weights.sum())
     return Estimate(
         metric="percent_agreement",
-        value=float(agree.mean()) if len(table) else None,
-        n_items=int(table.shape[0]),
-        n_labels=int(table.sum()),
+        value=float(weights @ agree / n) if n else None,
+        n_items=n,
+        n_labels=int(weights @ table.sum(axis=1)) if n else 0,
     )
 
 

@@ -11,9 +11,19 @@ from reviews.models.campaigns import (
     Outcome,
     OutcomeState,
 )
+from reviews.models.exports import ExportFormat, GoldExport
 from reviews.models.gold import Comment, DecisionKind, GoldDecision, GoldPromotion
 from reviews.models.labels import Label, LabelRevision, LabelSource
-from reviews.models.runs import JobStatus, JudgeRun, ModelEndpoint, ModelRun, RerunJob
+from reviews.models.runs import (
+    EndpointRateBucket,
+    EndpointSlot,
+    JobStatus,
+    JudgeRun,
+    ModelEndpoint,
+    ModelRun,
+    RerunJob,
+)
+from reviews.models.threads import CommentRevision, Notification, NotificationKind
 
 __all__ = [
     "AgreementRule",
@@ -22,8 +32,13 @@ __all__ = [
     "CampaignClause",
     "CampaignReviewer",
     "Comment",
+    "CommentRevision",
     "DecisionKind",
+    "EndpointRateBucket",
+    "EndpointSlot",
+    "ExportFormat",
     "GoldDecision",
+    "GoldExport",
     "GoldPromotion",
     "Item",
     "ItemState",
@@ -34,6 +49,8 @@ __all__ = [
     "LabelSource",
     "ModelEndpoint",
     "ModelRun",
+    "Notification",
+    "NotificationKind",
     "Outcome",
     "OutcomeState",
     "RerunJob",

@@ -128,16 +128,39 @@ class GoldDecision(models.Model):
                 name="decision_gold",
             ),
             models.Index(fields=["campaign", "is_current"], name="decision_campaign"),
+            # The agreement report's cache stamp: a campaign's newest decision in one probe.
+            models.Index(fields=["campaign", "id"], name="decision_campaign_id"),
+            # Exports walk a workspace's gold by id in keyset chunks (``id > last ORDER BY id
+            # LIMIT n``): each chunk is one range of this index, never a sort of the selection.
+            models.Index(
+                fields=["workspace", "id"],
+                condition=models.Q(is_current=True),
+                name="decision_gold_by_id",
+            ),
         ]
 
 
 class GoldPromotion(models.Model):
-    """A gold decision that became an example of a spec clause. The link lives on the review side,
-    so specs imports nothing of reviews; both ends are protected, so promoted gold stays."""
+    """A gold decision promoted to an example of a spec clause. The link lives on the review side,
+    so specs imports nothing of reviews; both ends are protected, so promoted gold stays.
+
+    Promotion is an amendment change (``change``, an ``add_example``); the example itself exists
+    only once that amendment merges, so ``example`` stays empty until then."""
 
     decision = models.ForeignKey(GoldDecision, on_delete=models.PROTECT, related_name="promotions")
+    change = models.ForeignKey(
+        "specs.AmendmentChange",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
     example = models.OneToOneField(
-        "specs.Example", on_delete=models.PROTECT, related_name="gold_promotion"
+        "specs.Example",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="gold_promotion",
     )
     promoted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"

@@ -159,6 +159,9 @@ class Label(models.Model):
                 condition=models.Q(source="judge"),
                 name="label_judge_run",
             ),
+            # The agreement report's cache stamp: a campaign's newest label change is one step
+            # down this index, whatever the campaign's size.
+            models.Index(fields=["campaign", "updated_at"], name="label_campaign_changed"),
         ]
 
     #: The fields a label's history records before and after each change.
@@ -196,5 +199,11 @@ class LabelRevision(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["label", "revision"], name="label_revision_unique")
+        ]
+        indexes = [
+            # Agreement on first submissions reads only the rare revised labels' history.
+            models.Index(
+                fields=["label"], condition=models.Q(kind="revise"), name="labelrevision_revise"
+            ),
         ]
         ordering = ["label_id", "revision"]

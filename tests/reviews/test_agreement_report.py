@@ -281,3 +281,66 @@ def test_the_campaign_page_links_to_its_agreement_dashboard(personas, setup) -> 
     )
     page = personas.client_for(personas.viewer).get(detail).content.decode()
     assert f"/campaigns/{campaign.pk}/agreement/" in page
+
+
+def _figures(node):  # type: ignore[no-untyped-def]
+    """Every figure in a report: each dict that names its metric."""
+    if isinstance(node, dict):
+        if "metric" in node:
+            yield node
+        for value in node.values():
+            yield from _figures(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _figures(value)
+
+
+@pytest.mark.django_db
+def test_every_figure_says_how_many_items_and_labels_it_used(setup) -> None:
+    campaign, reviewers = setup
+    report = campaign_agreement(campaign)
+    figures = list(_figures(report))
+    assert len(figures) > 20
+    assert all(isinstance(f["n_items"], int) and isinstance(f["n_labels"], int) for f in figures)
+    # Against the others: the items where the first reviewer and someone else gave a verdict
+    # (all but t5, where they are alone), and every verdict on those items.
+    by_id = {row["id"]: row for row in report["reviewers"]}
+    with_others = by_id[reviewers[0].pk]["with_others"]
+    assert (with_others["n_items"], with_others["n_labels"]) == (5, 14)
+
+
+@pytest.mark.django_db
+def test_the_cached_report_is_recomputed_after_a_gold_decision(personas, setup) -> None:
+    campaign, _ = setup
+    before = campaign_agreement(campaign)
+    clause = CampaignClause.objects.filter(campaign=campaign).order_by("position").first().clause
+    disputed = Item.objects.get(campaign=campaign, transcript__external_id="t0")
+    current = GoldDecision.objects.filter(item=disputed, clause=clause, is_current=True).first()
+    decision_record(
+        item=disputed,
+        clause=clause,
+        actor=personas.owner,
+        verdict="violates",
+        rationale="Settled.",
+        current_decision_id=current.pk if current else None,
+    )
+    after = campaign_agreement(campaign)
+    assert after["stamp"] != before["stamp"]
+    assert (before["counts"]["adjudicated"], after["counts"]["adjudicated"]) == (0, 1)
+
+
+@pytest.mark.django_db
+def test_the_dashboard_reads_a_computed_report_in_a_fixed_number_of_queries(
+    personas, setup, django_assert_num_queries
+) -> None:
+    campaign, _ = setup
+    url = reverse(
+        "reviews:campaign-agreement",
+        kwargs={"workspace": "policy-team", "campaign_id": campaign.pk},
+    )
+    client = personas.client_for(personas.viewer)
+    assert client.get(url).status_code == 200  # computes and caches the report
+    # Session, user, membership, campaign, the stamp (one statement of index probes), the
+    # cache read, and the layout's workspace list: however many labels the campaign has.
+    with django_assert_num_queries(7):
+        assert client.get(url).status_code == 200

@@ -332,3 +332,50 @@ def test_encode_maps_labels_onto_the_scale_and_rejects_strangers():
     assert ratings[0].tolist() == [0, 1]
     with pytest.raises(ValueError, match="unit 0, rater 1"):
         metrics.encode([["complies", "maybe"]], ["complies"])
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_a_compressed_count_table_gives_every_coefficient_and_interval_of_the_full_one(seed):
+    rng = np.random.default_rng(seed)
+    ratings = rng.integers(0, 4, size=(300, 3)).astype(float)
+    ratings[rng.random(ratings.shape) < 0.3] = np.nan
+    counts = metrics.category_counts(ratings, 4)
+    rows, freq = metrics.distinct_counts(counts)
+    assert len(rows) < len(counts)
+    boot = {"bootstrap": 200, "seed": 7}
+    pairs = [
+        (
+            metrics.krippendorff_alpha_counts(counts, level=level, **boot),
+            metrics.krippendorff_alpha_counts(rows, level=level, frequencies=freq, **boot),
+        )
+        for level in ("nominal", "ordinal")
+    ] + [
+        (
+            metrics.gwet_ac1_counts(counts, chance_units=units, **boot),
+            metrics.gwet_ac1_counts(rows, chance_units=units, frequencies=freq, **boot),
+        )
+        for units in ("pairable", "all")
+    ]
+    pairs += [
+        (
+            metrics.fleiss_kappa_counts(counts, form=form),
+            metrics.fleiss_kappa_counts(rows, form=form, frequencies=freq),
+        )
+        for form in ("varying", "complete")
+    ]
+    pairs.append(
+        (
+            metrics.percent_agreement_counts(counts),
+            metrics.percent_agreement_counts(rows, frequencies=freq),
+        )
+    )
+    for full, compressed in pairs:
+        assert (compressed.n_items, compressed.n_labels) == (full.n_items, full.n_labels)
+        for name in ("value", "ci_low", "ci_high"):
+            expected = getattr(full, name)
+            assert getattr(compressed, name) == pytest.approx(expected, abs=1e-12)
+
+
+def test_frequencies_must_match_the_rows_of_the_table():
+    with pytest.raises(ValueError, match="frequencies"):
+        metrics.percent_agreement_counts(np.array([[2, 0], [1, 1]]), frequencies=np.array([3]))
