@@ -90,7 +90,7 @@ class AdjudicationLabelOutput(serializers.Serializer):
     submitted_at = serializers.DateTimeField(allow_null=True)
 
 
-class ExampleOutput(serializers.Serializer):
+class AdjudicationExampleOutput(serializers.Serializer):
     id = serializers.IntegerField()
     title = serializers.CharField()
     turns = serializers.ListField(child=serializers.DictField())
@@ -101,7 +101,7 @@ class PairOutput(serializers.Serializer):
     clause_key = serializers.CharField()
     clause_title = serializers.CharField()
     clause_body = serializers.CharField(help_text="The clause's Markdown.")
-    examples = ExampleOutput(many=True)
+    examples = AdjudicationExampleOutput(many=True)
     state = serializers.CharField()
     verdict_count = serializers.IntegerField()
     top_verdict = serializers.CharField()

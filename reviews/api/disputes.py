@@ -213,6 +213,8 @@ class _ThreadMixin(WorkspaceAPIMixin):
 
 class DisputeListView(WorkspaceAPIMixin, APIView):
     read_permission = _RIGHT
+    #: Pages by number, at most this many rows (a bigger page_size is a 400, not a clamp).
+    page_size_limit = selectors.QUEUE_MAX_PAGE_SIZE
 
     @extend_schema(
         parameters=[
@@ -381,6 +383,7 @@ class LabelReviseView(_ThreadMixin, APIView):
 
 class NotificationListView(WorkspaceAPIMixin, APIView):
     read_permission = _RIGHT
+    page_size_limit = selectors.QUEUE_MAX_PAGE_SIZE
 
     @extend_schema(
         parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
