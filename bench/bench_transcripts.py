@@ -194,6 +194,7 @@ BENCHMARKS = [
     Benchmark("import 100k×6 msgs JSONL via CLI", "≤ 5 s", bench_cli, "transcripts", 5.0),
     Benchmark("import 100k×6 msgs peak memory", "≤ 400 MB", bench_peak, "transcripts", 400.0),
     Benchmark("raw COPY of same rows", "≈ 1.5 s", bench_copy, "transcripts"),
-    Benchmark("import / raw COPY ratio", "≤ 3×", bench_ratio, "transcripts", 3.0),
+    # The figure: the CLI within 2× a raw COPY of the same rows in the same run.
+    Benchmark("import / raw COPY ratio", "≤ 2×", bench_ratio, "transcripts", 2.0),
     Benchmark("parse 100k×6 msgs JSONL (readers only)", "≤ 2 s", bench_parse, "transcripts", 2.0),
 ]

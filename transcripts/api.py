@@ -14,18 +14,20 @@ import io
 from typing import Any
 
 import orjson
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_field,
 )
-from rest_framework import generics, serializers, status
+from rest_framework import generics, parsers, serializers, status
 from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from clausebook import parsers as clausebook_parsers
 from clausebook.access import WorkspaceAPIMixin
 from clausebook.api_errors import Conflict
 from clausebook.pagination import NewestFirstKeysetPagination
@@ -37,6 +39,7 @@ from transcripts.formats.limits import (
     MAX_SOURCE,
     MAX_TAG,
 )
+from transcripts.importing.uploads import ImportUploadHandler, UploadTooLarge
 from transcripts.models import Scenario, Transcript, TranscriptImport
 
 #: Records per JSON request (larger sets go as a file).
@@ -267,6 +270,29 @@ class PayloadTooLarge(APIException):
     default_code = "too_large"
 
 
+class JSONLinesUploadParser(parsers.FileUploadParser):
+    """A raw JSON-lines body (``Content-Type: application/x-ndjson``) is the import's file.
+
+    Streamed to the upload folder by the request's upload handler; the options travel in the
+    query string. The file name comes from ``Content-Disposition`` if the client sends one.
+    """
+
+    media_type = "application/x-ndjson"
+
+    def get_filename(self, stream: Any, media_type: Any, parser_context: Any) -> str:
+        return super().get_filename(stream, media_type, parser_context) or "upload.jsonl"
+
+
+class JSONLUploadParser(JSONLinesUploadParser):
+    """The same body under the other name clients use for it."""
+
+    media_type = "application/jsonl"
+
+
+#: Content types of a raw-body upload, for the schema.
+RAW_UPLOAD_TYPES = (JSONLinesUploadParser.media_type, JSONLUploadParser.media_type)
+
+
 # --------------------------------------------------------------------------------------------------
 # Views
 # --------------------------------------------------------------------------------------------------
@@ -366,8 +392,38 @@ class ImportListView(WorkspaceAPIMixin, generics.ListAPIView):
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
+    parser_classes = [
+        clausebook_parsers.JSONParser,
+        parsers.MultiPartParser,
+        parsers.FormParser,
+        JSONLinesUploadParser,
+        JSONLUploadParser,
+    ]
+    upload: ImportUploadHandler | None = None
+
+    def initialize_request(self, request: Any, *args: Any, **kwargs: Any) -> Request:
+        if request.method == "POST":
+            # Before anything reads the body: the file goes once, straight to the upload folder.
+            self.upload = ImportUploadHandler(
+                request, directory=services.upload_dir(), limit=services.max_upload_bytes()
+            )
+            request.upload_handlers = [self.upload]
+        return super().initialize_request(request, *args, **kwargs)
+
+    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        finally:
+            # A refused request or an idempotent replay: the stored body belongs to no import.
+            if self.upload is not None:
+                self.upload.discard()
+
     @extend_schema(
-        request={"multipart/form-data": ImportInput, "application/json": ImportInput},
+        request={
+            "multipart/form-data": ImportInput,
+            "application/json": ImportInput,
+            **dict.fromkeys(RAW_UPLOAD_TYPES, OpenApiTypes.BINARY),
+        },
         parameters=[
             OpenApiParameter(
                 "Idempotency-Key",
@@ -375,18 +431,42 @@ class ImportListView(WorkspaceAPIMixin, generics.ListAPIView):
                 location=OpenApiParameter.HEADER,
                 description="Retrying with the same key returns the original import (200), "
                 "also when the first request is still in flight.",
-            )
+            ),
+            *[
+                OpenApiParameter(
+                    name,
+                    kind,
+                    many=name == "tags",
+                    description=f"With a raw {' or '.join(RAW_UPLOAD_TYPES)} body (the file "
+                    f"itself, streamed; the fastest way to send a large file): {help_text}",
+                )
+                for name, kind, help_text in (
+                    ("format", str, "the file's format (default: detected)."),
+                    ("source", str, "where the transcripts came from."),
+                    ("tags", str, "tags for every transcript (repeat the parameter)."),
+                    ("id_prefix", str, "prefix for every external id."),
+                    ("mode", str, "all_or_nothing (default) or valid_rows."),
+                )
+            ],
         ],
         responses={
             201: ImportOutput,
             200: OpenApiResponse(ImportOutput, description="Idempotent replay"),
-            413: OpenApiResponse(description="Over the upload limit"),
+            413: OpenApiResponse(description="Over the upload limit (CLAUSEBOOK_MAX_UPLOAD_BYTES)"),
         },
         summary="Start an import (runs in the background; poll the import for progress)",
     )
     def post(self, request: Request, workspace: str) -> Response:
         access.require_import_right(self.membership)
-        data = ImportInput(data=request.data)
+        try:
+            payload = request.data
+        except UploadTooLarge as error:
+            raise PayloadTooLarge(str(error)) from error
+        if request.content_type.split(";")[0].strip() in RAW_UPLOAD_TYPES:
+            # The body is the file; the options come from the query string.
+            payload, file = request.query_params.copy(), payload.get("file")
+            payload.setlist("file", [file] if file is not None else [])
+        data = ImportInput(data=payload)
         data.is_valid(raise_exception=True)
         values = data.validated_data
         upload = values.get("file")

@@ -296,3 +296,81 @@ def test_a_bad_option_is_a_command_error_naming_it(personas, tmp_path):
             "p" * 61,
         )
     assert not TranscriptImport.objects.exists()
+
+
+def _uploads(settings) -> set[str]:
+    folder = settings.UPLOAD_DIR
+    return {p.name for p in folder.iterdir()} if folder.exists() else set()
+
+
+def test_a_raw_jsonl_body_imports_with_its_options_from_the_query_string(personas):
+    client, base = api(personas)
+    body = b"".join(json.dumps(chat(n)).encode() + b"\n" for n in range(3))
+    response = client.post(
+        f"{base}/imports/?source=eval&tags=a&tags=b&mode=valid_rows",
+        body,
+        content_type="application/x-ndjson",
+    )
+    assert response.status_code == 201, response.content
+    created = response.json()
+    assert (created["source"], created["tags"], created["mode"]) == (
+        "eval",
+        ["a", "b"],
+        "valid_rows",
+    )
+    assert run_transcript_import(created["id"]) == "succeeded"
+    stored = Transcript.objects.filter(workspace=personas.workspace)
+    assert stored.count() == 3
+    assert all(t.tags == ["a", "b"] and t.source == "eval" for t in stored)
+
+
+def test_a_raw_body_over_the_limit_is_a_413_and_leaves_nothing_behind(personas, settings):
+    client, base = api(personas)
+    before = _uploads(settings)
+    settings.CLAUSEBOOK_MAX_UPLOAD_BYTES = 100
+    response = client.post(f"{base}/imports/", b"x" * 1000, content_type="application/jsonl")
+    assert response.status_code == 413 and "100 bytes" in response.json()["detail"]
+    assert not TranscriptImport.objects.exists()
+    assert _uploads(settings) == before
+
+
+def test_an_empty_raw_body_is_a_400_naming_the_file(personas):
+    client, base = api(personas)
+    response = client.post(f"{base}/imports/", b"", content_type="application/x-ndjson")
+    assert response.status_code == 400 and "'file'" in str(response.json())
+    assert not TranscriptImport.objects.exists()
+
+
+def test_a_refused_or_replayed_upload_keeps_no_copy_of_the_file(personas, settings):
+    client, base = api(personas)
+    before = _uploads(settings)
+    upload = io.BytesIO(json.dumps(chat(1)).encode() + b"\n")
+    upload.name = "x.jsonl"
+    bad = client.post(f"{base}/imports/", {"file": upload, "mode": "sometimes"})
+    assert bad.status_code == 400 and "mode" in bad.json()
+    first = client.post(
+        f"{base}/imports/?mode=valid_rows",
+        b'{"messages": []}\n',
+        content_type="application/x-ndjson",
+        headers={"Idempotency-Key": "same"},
+    )
+    replay = client.post(
+        f"{base}/imports/",
+        b'{"messages": []}\n',
+        content_type="application/x-ndjson",
+        headers={"Idempotency-Key": "same"},
+    )
+    assert (first.status_code, replay.status_code) == (201, 200)
+    # Only the first import's upload is kept (for its worker).
+    assert len(_uploads(settings) - before) == 1
+    assert TranscriptImport.objects.get().stored_path
+
+
+def test_the_schema_documents_the_raw_body_upload(personas):
+    schema = (
+        personas.client_for(personas.editor).get(reverse("api-schema"), {"format": "json"}).json()
+    )
+    post = schema["paths"]["/api/v1/workspaces/{workspace}/imports/"]["post"]
+    assert "application/x-ndjson" in post["requestBody"]["content"]
+    assert "413" in post["responses"]
+    assert {"source", "tags", "mode"} <= {p["name"] for p in post["parameters"]}

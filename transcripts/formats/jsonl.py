@@ -82,7 +82,8 @@ def iter_jsonl(
 
     ``convert`` returns a Record, a RowError, or a list of them. ``fast(n, line)``, if given, is
     tried first on lines without suspect escapes: it returns a Record for the common shape of row,
-    or None to leave the line to the general path (which also words every error).
+    or None to leave the line to the general path (which also words every error). It must return
+    None for a line nested deeper than ``limits.max_depth``: the depth check runs after it.
     """
     cap = limits.max_line_bytes
     max_depth = limits.max_depth
@@ -102,17 +103,19 @@ def iter_jsonl(
             raise FormatError(f"{where}: more than max_rows={max_rows} rows (line {n})")
         if n == 1 and line.startswith(BOM):
             line = line[3:]
-        # Inline cheap bound (no call for ordinary rows): depth <= number of opening brackets.
-        if line.count(b"[") + line.count(b"{") > max_depth and too_deep(line, max_depth):
-            yield RowError(n, "", f"JSON nested deeper than max_depth={max_depth}")
-            continue
         # A one-byte search runs at memchr speed; most lines hold no backslash at all.
         suspect = b"\\" in line and SUSPECT_ESCAPE.search(line) is not None
         if fast is not None and not suspect:
+            # The fast path bounds its own depth (its shape is fixed; it checks what is free-form)
+            # and returns None for a deeper row, so the common row skips the two scans below.
             record = fast(n, line)
             if record is not None:
                 yield record
                 continue
+        # Inline cheap bound (no call for ordinary rows): depth <= number of opening brackets.
+        if line.count(b"[") + line.count(b"{") > max_depth and too_deep(line, max_depth):
+            yield RowError(n, "", f"JSON nested deeper than max_depth={max_depth}")
+            continue
         try:
             # orjson validates UTF-8 and parses bytes directly. On any failure the
             # stdlib path below runs instead, for its precise messages (and its lenience about

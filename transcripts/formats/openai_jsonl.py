@@ -82,6 +82,11 @@ def make_converter(limits: ImportLimits) -> Any:
     return convert
 
 
+#: How deep a :class:`PlainRow` nests without its metadata (row, messages, message).
+PLAIN_ROW_DEPTH = 3
+_ASSISTANT = b'{"role":"assistant"'
+
+
 class PlainMessage(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=True, gc=False):
     """A message in the common shape: a known role and text content, nothing else that counts.
 
@@ -119,6 +124,11 @@ def make_fast_path(limits: ImportLimits) -> Any:
     encode = msgspec.json.Encoder().encode
     sha256 = hashlib.sha256
     max_messages = limits.max_messages
+    # A PlainRow nests three deep at most (row → messages → message) apart from its metadata,
+    # which sits one level below the row; the metadata is the one part whose depth can vary.
+    max_metadata_brackets = limits.max_depth - 1
+    if limits.max_depth < PLAIN_ROW_DEPTH:
+        return lambda n, line: None
     # Invalid UTF-8 in a decoded string surfaces as UnicodeDecodeError, not DecodeError.
     errors = (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError)
 
@@ -135,6 +145,8 @@ def make_fast_path(limits: ImportLimits) -> Any:
             metadata = b"{}"
         elif metadata[0] != 0x7B:  # not an object
             return None
+        elif metadata.count(b"[") + metadata.count(b"{") > max_metadata_brackets:
+            return None  # maybe too deep: the general path measures it and words the error
         elif not metadata.isascii():
             # The one part msgspec keeps raw, so the one part whose UTF-8 it has not checked.
             try:
@@ -149,17 +161,14 @@ def make_fast_path(limits: ImportLimits) -> Any:
                 return None  # the general path reads it as a float, and words the error
             external_id = str(external_id)
         encoded = encode(messages)
-        has_assistant = False
-        for message in messages:
-            if message.role == "assistant":
-                has_assistant = True
-                break
         return Record(
             n,
             messages_json=encoded,
             content_hash=sha256(encoded).hexdigest(),
             message_count=len(messages),
-            kind="transcript" if has_assistant else "scenario",
+            # Every message starts with its role (the struct's first field); a quote inside a
+            # string is escaped, so this only matches a message's start.
+            kind="transcript" if _ASSISTANT in encoded else "scenario",
             metadata_json=metadata,
             external_id=external_id,  # type: ignore[arg-type]
             tags=row.tags,

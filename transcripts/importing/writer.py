@@ -347,11 +347,12 @@ def load(
     *,
     limits: ImportLimits,
     all_or_nothing: bool,
-    on_batch: Callable[[], None],
+    on_batch: Callable[[bool], None],
 ) -> None:
     """Parse ``stream`` into batches; the writer streams each batch while the next is parsed.
 
-    ``on_batch`` is called after every batch (and once at the end) to publish progress.
+    ``on_batch(final)`` is called after every batch (``final=False``) and once at the end
+    (``final=True``) to publish progress.
     """
     items = iter_records(
         stream,
@@ -391,11 +392,11 @@ def load(
                 writer.add_batch(batch, stop_on_reject=all_or_nothing)
                 batch = Batch()
                 limit = min(limit * 2, BATCH_SIZE)
-                on_batch()
+                on_batch(False)
         counters.rows_seen += batch.items
         writer.add_batch(batch, stop_on_reject=all_or_nothing)
         writer.close()
     except BaseException:
         writer.abort()
         raise
-    on_batch()
+    on_batch(True)

@@ -53,6 +53,7 @@ from transcripts.importing.progress import (
     ProgressPublisher,
     progress_connection,
 )
+from transcripts.importing.uploads import StoredUpload
 from transcripts.importing.writer import Abort, Writer, load
 from transcripts.models import TranscriptImport
 
@@ -163,9 +164,16 @@ def _check_options(
 def _store_upload(upload: IO[bytes] | Any) -> tuple[str, int]:
     """Copy ``upload`` to ``UPLOAD_DIR/<uuid>`` in chunks, capping its size (T18, T21).
 
-    The client's file name never reaches the file system: the stored name is a fresh UUID.
+    The client's file name never reaches the file system: the stored name is a fresh UUID. A
+    :class:`~transcripts.importing.uploads.StoredUpload` (the API streamed it there) is adopted.
     """
     limit = max_upload_bytes()
+    if isinstance(upload, StoredUpload):
+        # Streamed into the upload folder while the request arrived: adopted, not copied again.
+        if upload.size is None or upload.size > limit:
+            upload.discard()
+            raise ImportTooLarge(f"The file is larger than the upload limit of {limit:,} bytes.")
+        return upload.adopt(), upload.size
     path = upload_dir() / uuid.uuid4().hex
     size = 0
     chunks = (
