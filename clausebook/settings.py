@@ -71,6 +71,16 @@ elif not SECRET_KEY and DEBUG:
     import secrets as _secrets
 
     SECRET_KEY = _secrets.token_urlsafe(64)  # development without a local folder: per process
+# Keys for secrets at rest (model endpoint keys): first encrypts, all decrypt (clausebook/secrets.py).
+SECRET_KEYS = env_list("CLAUSEBOOK_SECRET_KEYS")
+if not SECRET_KEYS and (IS_LOCAL_INSTALL or (DEBUG and LOCAL_DIR is not None)):
+    from clausebook.secrets import local_secret_keys
+
+    LOCAL_DIR.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
+    SECRET_KEYS = local_secret_keys(LOCAL_DIR)  # type: ignore[arg-type]
+# Hosts (host or host:port) model endpoints may reach although they are private: the operator's
+# choice, never a workspace's (clausebook/netguard.py).
+ALLOW_PRIVATE_HOSTS = env_list("CLAUSEBOOK_ALLOW_PRIVATE_HOSTS")
 # The development key releases up to 0a5a311 fell back on: public in the history, so refused.
 _PUBLISHED_KEYS = {"9da76b83b76134510f4be4b2f38aee1104237af0e30f651a327c7017c07a8623"}
 if not SECRET_KEY:
@@ -125,7 +135,9 @@ INSTALLED_APPS = [
 DEMO_SEEDERS = ["specs.demo.seed", "transcripts.demo.seed", "reviews.demo.seed"]
 # Fragments other apps add to a clause page, by URL name (kwargs workspace, spec, label, key);
 # a name that does not resolve is skipped, so specs imports nothing of the app serving it.
-CLAUSE_PAGE_PANELS = ["reviews:clause-panel"]
+CLAUSE_PAGE_PANELS = ["reviews:clause-panel", "reviews:clause-history-panel"]
+# The same for an amendment page (args workspace, amendment id): its discussion thread.
+AMENDMENT_PAGE_PANELS = ["reviews:amendment-thread-panel"]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -387,6 +399,9 @@ SPECTACULAR_SETTINGS = {
         "ImportModeEnum": "transcripts.models.TranscriptImport.Mode",
         "ImportFailureEnum": "transcripts.models.TranscriptImport.Failure",
         "ScenarioSourceEnum": "transcripts.models.Scenario.Source",
+        "AmendmentStateEnum": "specs.models.AmendmentState",
+        "AmendmentChangeKindEnum": "specs.models.AmendmentChange.Kind",
+        "GoldExportFormatEnum": "reviews.models.exports.ExportFormat",
     },
 }
 
@@ -428,6 +443,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CLAUSEBOOK_IMPORT_LEASE_SECONDS = env_int("CLAUSEBOOK_IMPORT_LEASE_SECONDS", 120)
 CLAUSEBOOK_IMPORT_MAX_ATTEMPTS = env_int("CLAUSEBOOK_IMPORT_MAX_ATTEMPTS", 3)
 CLAUSEBOOK_IMPORT_KEEP_UPLOAD_DAYS = env_int("CLAUSEBOOK_IMPORT_KEEP_UPLOAD_DAYS", 7)
+# Gold exports: where their files are written (never a folder the web server serves), how long a
+# download link stays valid (seconds), and a running export's lease (seconds; its worker renews
+# it, and the sweep fails an export whose worker died).
+GOLD_EXPORT_DIR = Path(env_str("GOLD_EXPORT_DIR", str(VAR_DIR / "exports")))
+GOLD_EXPORT_LINK_MAX_AGE = env_int("GOLD_EXPORT_LINK_MAX_AGE", 3600)
+GOLD_EXPORT_LEASE_SECONDS = env_int("GOLD_EXPORT_LEASE_SECONDS", 120)
 # Periodic tasks, run by `celery beat` (compose's beat service; `-B` inside the demo's worker).
 CELERY_BEAT_SCHEDULE = {
     "transcripts-sweep-imports": {
@@ -435,6 +456,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(env_int("CLAUSEBOOK_IMPORT_SWEEP_SECONDS", 60)),
         # A sweep nobody ran in time is superseded by the next one: never let them pile up.
         "options": {"expires": float(env_int("CLAUSEBOOK_IMPORT_SWEEP_SECONDS", 60))},
+    },
+    "reviews-sweep-exports": {
+        "task": "reviews.sweep_exports",
+        "schedule": 60.0,
+        "options": {"expires": 60.0},
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

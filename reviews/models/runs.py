@@ -25,11 +25,24 @@ class ModelEndpoint(models.Model):
     model = models.CharField(max_length=120)
     parameters = models.JSONField(default=dict, blank=True)
     secret_encrypted = models.TextField(blank=True)
+    # Per call, in seconds: the whole call, however slowly the answer drips in.
+    timeout_seconds = models.PositiveSmallIntegerField(default=60)
+    # Calls in flight at once, and calls started per minute (0: no limit), across all workers.
+    concurrency = models.PositiveSmallIntegerField(default=8)
+    rate_limit_per_minute = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["workspace", "name"], name="model_endpoint_name_unique")
+            models.UniqueConstraint(fields=["workspace", "name"], name="model_endpoint_name_unique"),
+            models.CheckConstraint(
+                condition=models.Q(timeout_seconds__gte=1, timeout_seconds__lte=600),
+                name="model_endpoint_timeout_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(concurrency__gte=1, concurrency__lte=256),
+                name="model_endpoint_concurrency_range",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -54,7 +67,17 @@ class RerunJob(models.Model):
     samples = models.PositiveSmallIntegerField(default=1)
     parameters = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    # Results go straight into this campaign as items, when one was chosen.
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # The worker running the job holds it under a lease it renews; a lapsed lease lets a
+    # redelivered task take the job over (see reviews.services.reruns).
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    deadline_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
 
@@ -69,6 +92,12 @@ class ModelRun(models.Model):
     status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    # Who holds the call and until when: a result is stored only by the holder of a live claim.
+    lease_holder = models.CharField(max_length=64, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
     transcript = models.OneToOneField(
         "transcripts.Transcript",
         on_delete=models.PROTECT,
@@ -83,8 +112,51 @@ class ModelRun(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["job", "scenario", "endpoint", "sample_index"], name="model_run_identity"
+            ),
+            # A stored answer is a finished call: it is never called again.
+            models.CheckConstraint(
+                condition=models.Q(transcript__isnull=True) | models.Q(status="succeeded"),
+                name="model_run_transcript_means_succeeded",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["job", "id"],
+                condition=models.Q(status__in=["queued", "running"]),
+                name="model_run_pending",
             )
         ]
+
+
+class EndpointSlot(models.Model):
+    """One of an endpoint's concurrent call slots, shared by every worker process (the database
+    limiter in ``reviews.services.limiter``). A slot is held under a lease, so a killed worker's
+    slot frees itself."""
+
+    endpoint = models.ForeignKey(ModelEndpoint, on_delete=models.CASCADE, related_name="+")
+    slot = models.PositiveSmallIntegerField()
+    holder = models.CharField(max_length=64, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["endpoint", "slot"], name="endpoint_slot_unique")
+        ]
+
+
+class EndpointRateBucket(models.Model):
+    """The token bucket of an endpoint's calls per minute, shared by every worker process."""
+
+    endpoint = models.OneToOneField(
+        ModelEndpoint, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    tokens = models.FloatField()
+    refilled_at = models.DateTimeField()
+
+
+class JudgeMode(models.TextChoices):
+    PER_PAIR = "per_pair", "One call per (item, clause)"
+    PER_ITEM = "per_item", "One call per item, all its clauses"
 
 
 class JudgeRun(models.Model):
@@ -100,6 +172,15 @@ class JudgeRun(models.Model):
     status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
     created_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # One call per (item, clause), or per item with all its clauses.
+    mode = models.CharField(max_length=10, choices=JudgeMode.choices, default=JudgeMode.PER_PAIR)
+    calls_total = models.PositiveIntegerField(default=0)
+    calls_done = models.PositiveIntegerField(default=0)
+    # Answers the schema refused (recorded as invalid, never guessed) and a few of them.
+    invalid_count = models.PositiveIntegerField(default=0)
+    invalid_sample = models.JSONField(default=list, blank=True)
+    failed_count = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
 
     def __str__(self) -> str:
         return f"{self.endpoint} ({self.prompt_version})"

@@ -1,0 +1,1 @@
+"""Development tools shipped with Clausebook (never models, never used in production paths)."""
