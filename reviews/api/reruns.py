@@ -1,0 +1,98 @@
+"""Re-run job API: start a job, read its progress, cancel it (adjudicators and admins)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from clausebook.access import WorkspaceAPIMixin
+from reviews.selectors import reruns as selectors
+from reviews.selectors.reruns import JobProgress
+from reviews.services import reruns as services
+
+
+class RerunInput(serializers.Serializer):
+    scenario_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1)
+    endpoint_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1)
+    samples = serializers.IntegerField(min_value=1, max_value=services.MAX_SAMPLES, default=1)
+    parameters = serializers.DictField(required=False, default=dict)
+    campaign_id = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    deadline_seconds = serializers.IntegerField(
+        required=False, default=services.DEFAULT_DEADLINE_SECONDS
+    )
+
+
+def _output(progress: JobProgress) -> dict:
+    job = progress.job
+    return {
+        "id": job.pk,
+        "status": job.status,
+        "samples": job.samples,
+        "parameters": job.parameters,
+        "campaign_id": job.campaign_id,
+        "error": job.error,
+        "calls": progress.total,
+        "done": progress.done,
+        "succeeded": progress.succeeded,
+        "failed": progress.failed,
+        "prompt_tokens": progress.prompt_tokens,
+        "completion_tokens": progress.completion_tokens,
+        "endpoints": [
+            {
+                "endpoint_id": e.endpoint_id,
+                "name": e.name,
+                "counts": e.counts,
+                "prompt_tokens": e.prompt_tokens,
+                "completion_tokens": e.completion_tokens,
+                "errors": [{"error": message, "count": n} for message, n in e.errors],
+            }
+            for e in progress.endpoints
+        ],
+        "created_at": job.created_at,
+        "finished_at": job.finished_at,
+    }
+
+
+class RerunListView(WorkspaceAPIMixin, APIView):
+    read_permission = services.RUN_PERMISSION
+    write_permission = services.RUN_PERMISSION
+
+    @extend_schema(responses={200: dict}, summary="The workspace's latest re-run jobs")
+    def get(self, request: Request, workspace: str) -> Response:
+        jobs = selectors.rerun_jobs_in_workspace(self.workspace)
+        return Response([{"id": j.pk, "status": j.status, "calls": j.run_count} for j in jobs])
+
+    @extend_schema(request=RerunInput, responses={201: dict}, summary="Queue a re-run job")
+    def post(self, request: Request, workspace: str) -> Response:
+        data = RerunInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        job = services.rerun_job_create(
+            workspace=self.workspace, actor=request.user, **data.validated_data
+        )
+        progress = selectors.rerun_job_progress(job=job)
+        return Response(_output(progress), status.HTTP_201_CREATED)
+
+
+class RerunDetailView(WorkspaceAPIMixin, APIView):
+    read_permission = services.RUN_PERMISSION
+    write_permission = services.RUN_PERMISSION
+
+    @extend_schema(responses={200: dict}, summary="A re-run job's progress and token totals")
+    def get(self, request: Request, workspace: str, job_id: int) -> Response:
+        job = selectors.rerun_job_in_workspace(self.workspace, job_id)
+        return Response(_output(selectors.rerun_job_progress(job=job)))
+
+
+class RerunCancelView(WorkspaceAPIMixin, APIView):
+    read_permission = services.RUN_PERMISSION
+    write_permission = services.RUN_PERMISSION
+
+    @extend_schema(request=None, responses={200: dict}, summary="Cancel a re-run job")
+    def post(self, request: Request, workspace: str, job_id: int) -> Response:
+        job = selectors.rerun_job_in_workspace(self.workspace, job_id)
+        services.rerun_job_cancel(job=job, actor=request.user)
+        job.refresh_from_db()
+        return Response(_output(selectors.rerun_job_progress(job=job)))
