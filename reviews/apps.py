@@ -6,7 +6,9 @@ class ReviewsConfig(AppConfig):
 
     def ready(self) -> None:
         from clausebook import signals
-        from reviews import receivers
+        from reviews import amendment_hooks, receivers
+        from specs.amendments.changelog import register_changelog_lines
+        from specs.amendments.services import register_merge_hook
 
         # A removed member or a deactivated user gives up their campaign seats and unfinished
         # items; their submitted labels stay (see reviews/receivers.py).
@@ -14,3 +16,7 @@ class ReviewsConfig(AppConfig):
         signals.user_deactivated.connect(
             receivers.on_user_deactivated, dispatch_uid="reviews.seats"
         )
+        # Promoted gold follows its amendment into the spec: the example links back to the case,
+        # and the published changelog names the cases (see reviews/amendment_hooks.py).
+        register_merge_hook(amendment_hooks.link_promoted_examples)
+        register_changelog_lines(amendment_hooks.changelog_case_lines)

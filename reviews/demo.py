@@ -23,12 +23,15 @@ from django.db.models import Q
 
 from clausebook.models import Membership
 from reviews import access
-from reviews.models import Campaign, Label, Outcome, OutcomeState
+from reviews.models import Campaign, GoldDecision, GoldPromotion, Label, Outcome, OutcomeState
+from reviews.models.gold import DecisionKind
 from reviews.selectors.campaigns import ScopeChoice, TranscriptChoice
 from reviews.services.agreement import XSTEST_CLAUSE, XSTEST_VERDICTS, xstest_annotations_import
 from reviews.services.campaigns import XSTEST_VERDICT_SCALE, campaign_create
 from reviews.services.gold import decision_record
-from reviews.services.threads import comment_post
+from reviews.services.promotion import gold_promote, verdict_grade
+from reviews.services.threads import amendment_comment_post, comment_post
+from specs.amendments.services import amendment_approve
 from specs.models import Clause, SpecVersion
 from transcripts.models import Transcript
 
@@ -139,6 +142,7 @@ def seed(platform: Any, stdout: Any) -> None:
         )
         stdout.write(f"campaigns: opened “{campaign.title}” with {campaign.item_count} items")
     seed_annotated(platform, version, by_key, stdout)
+    seed_amendment(platform, stdout)
 
 
 def seed_annotated(
@@ -283,3 +287,52 @@ def _settle_and_discuss(
 def _handle(user: Any) -> str:
     """How a comment mentions a member: the local part of their email (``reviews.services.threads``)."""
     return str(user.email).split("@", 1)[0]
+
+
+def seed_amendment(platform: Any, stdout: Any) -> None:
+    """The loop's next step: the editor promotes one adjudicated case of the annotated campaign
+    to an example of its clause, which opens an amendment; the editor and the adjudicator
+    discuss it and the admin (who may approve, not being its author) approves it. Left alone
+    once any case of that campaign has been promoted."""
+    workspace = platform.workspace
+    users = platform.users
+    editor, adjudicator, admin = (users.get(n) for n in ("editor", "adjudicator", "admin"))
+    campaign = Campaign.objects.filter(workspace=workspace, title=ANNOTATED_TITLE).first()
+    if campaign is None or editor is None or adjudicator is None or admin is None:
+        return
+    if GoldPromotion.objects.filter(decision__campaign=campaign).exists():
+        return
+    decisions = (
+        GoldDecision.objects.gold()
+        .filter(campaign=campaign, kind=DecisionKind.ADJUDICATED)
+        .order_by("item__position")
+    )
+    decision = next((d for d in decisions if verdict_grade(campaign, d.verdict)), None)
+    if decision is None:
+        stdout.write("amendments: skipped (no adjudicated gold to promote)")
+        return
+    with transaction.atomic():
+        promotion = gold_promote(decision=decision, actor=editor)
+        amendment = promotion.change.amendment
+        amendment_comment_post(
+            amendment=amendment,
+            author=editor,
+            body=(
+                "Promoting this settled XSTest case: the annotators split on it, so the clause "
+                f"could use it as an example. @{_handle(adjudicator)}, does the rationale read "
+                "right to you?"
+            ),
+        )
+        amendment_comment_post(
+            amendment=amendment,
+            author=adjudicator,
+            body=(
+                "Yes: it is the reason I settled it that way. An example next to the clause "
+                "should stop the next pair of reviewers splitting on the same kind of prompt."
+            ),
+        )
+        amendment_approve(amendment=amendment, actor=admin)
+    stdout.write(
+        f"amendments: opened #{amendment.pk} “{amendment.title}” from a gold case, "
+        "with a discussion and one approval"
+    )

@@ -5,7 +5,10 @@ Contract
 --------
 * A thread is one (item, clause). Callers pass the ``ThreadRef`` that ``access.thread_to_read``
   resolved for the signed-in member: who may read a thread (blind labeling) is decided there,
-  and every comment write goes through it first.
+  and every comment write goes through it first. An amendment's discussion is a thread too
+  (``amendment_comment_post``/``amendment_comment_edit``): same bodies, mentions and edit
+  history; members who may propose amendments write in it, and its mentions are recorded but
+  send no notification (the inbox links to pair threads only).
 * A body is Markdown, stored as written and rendered sanitized (``clausebook.rendering``); it
   may not be blank nor longer than ``COMMENT_MAX_LENGTH``.
 * Only a comment's author edits it. An edit names the revision it started from; a stale one
@@ -34,12 +37,13 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
-from clausebook import audit
+from clausebook import audit, permissions
 from clausebook.models import Membership, User, Workspace
 from reviews import access
 from reviews.access import ThreadRef
 from reviews.models import Comment, CommentRevision, Notification, NotificationKind
 from reviews.models.threads import COMMENT_MAX_LENGTH
+from specs.models import Amendment
 
 # --------------------------------------------------------------------------------------------------
 # Mentions (pure)
@@ -94,6 +98,14 @@ def mentioned_members(
 ) -> list[User]:
     """The workspace members the handles name who may read the thread now (see the module),
     the author left out. One query for the members, one per candidate for the blind check."""
+    named = _members_named(workspace=workspace, handles=handles, author=author)
+    return [member.user for member in named if access.thread_open_to(member, ref.item)]
+
+
+def _members_named(
+    *, workspace: Workspace, handles: Iterable[str], author: User
+) -> list[Membership]:
+    """The active workspace members the handles name unambiguously, the author left out."""
     handles = [handle for handle in handles if handle]
     if not handles:
         return []
@@ -110,7 +122,7 @@ def mentioned_members(
             found = by_local.get(handle, [])
         if len(found) == 1 and found[0].user_id != author.pk and found[0].user.is_active:
             chosen.setdefault(found[0].user_id, found[0])
-    return [member.user for member in chosen.values() if access.thread_open_to(member, ref.item)]
+    return list(chosen.values())
 
 
 def _notify(*, comment: Comment, recipients: list[User]) -> list[Notification]:
@@ -178,6 +190,32 @@ def comment_edit(
     """Replace the body of ``comment`` (a comment of thread ``ref``), keeping the old one in its
     history. Raises PermissionDenied (not the author), ValidationError (bad body) and
     CommentConflict (``revision`` is not the comment's)."""
+    current, changed = _replace_body(comment=comment, editor=editor, body=body, revision=revision)
+    if not changed:
+        return current  # nothing changed: no revision, no history
+    workspace = ref.item.campaign.workspace
+    recipients = mentioned_members(
+        workspace=workspace, handles=parse_mentions(current.body), ref=ref, author=editor
+    )
+    notified = _notify(comment=current, recipients=recipients)
+    audit.record(
+        verb="comment.edit",
+        actor=editor,
+        workspace=workspace,
+        target=current,
+        summary=f"item {ref.item.pk} clause {ref.clause.key}: revision {current.revision}",
+        data={"revision": current.revision, "mentions": [n.recipient_id for n in notified]},
+    )
+    current.author = comment.author
+    return current
+
+
+def _replace_body(
+    *, comment: Comment, editor: User, body: str, revision: int
+) -> tuple[Comment, bool]:
+    """The edit both kinds of thread share: author check, body check, revision check under a
+    row lock, the replaced body kept as a ``CommentRevision``. Returns the comment as it is now
+    and whether it changed."""
     if comment.author_id != editor.pk:
         raise PermissionDenied("Only the author can edit a comment.")
     body = _clean_body(body)
@@ -186,7 +224,7 @@ def comment_edit(
     if current.revision != revision:
         raise CommentConflict(current)
     if current.body == body:
-        return current  # nothing changed: no revision, no history
+        return current, False
     CommentRevision.objects.create(
         comment=current,
         revision=current.revision,
@@ -200,18 +238,83 @@ def comment_edit(
         body=body, revision=F("revision") + 1, edited_at=now
     )
     current.refresh_from_db()
-    workspace = ref.item.campaign.workspace
-    recipients = mentioned_members(
-        workspace=workspace, handles=parse_mentions(body), ref=ref, author=editor
+    return current, True
+
+
+# --------------------------------------------------------------------------------------------------
+# Amendment discussions
+# --------------------------------------------------------------------------------------------------
+
+#: Who may write in an amendment's discussion: whoever may propose amendments (adjudicators,
+#: editors, admins). Every member who reads specs reads the discussion.
+AMENDMENT_COMMENT_PERMISSION = "amendments.propose"
+
+
+def _amendment_commenter(amendment: Amendment, user: User) -> Membership:
+    membership = Membership.objects.filter(
+        workspace_id=amendment.spec.workspace_id, user_id=user.pk
+    ).first()
+    if membership is None:
+        raise PermissionDenied("Only members of the workspace may discuss its amendments.")
+    permissions.require(membership, AMENDMENT_COMMENT_PERMISSION)
+    return membership
+
+
+def _mention_on_amendment(*, comment: Comment, workspace: Workspace, author: User) -> list[int]:
+    """Record the members the comment mentions (all members may read an amendment, so no blind
+    rule applies). No notification is written: the inbox and its emails link to (item, clause)
+    threads only."""
+    named = _members_named(workspace=workspace, handles=parse_mentions(comment.body), author=author)
+    users = [member.user for member in named]
+    if users:
+        comment.mentions.add(*users)
+    return [user.pk for user in users]
+
+
+@transaction.atomic
+def amendment_comment_post(*, amendment: Amendment, author: User, body: str) -> Comment:
+    """Post a comment in the discussion of ``amendment`` (Markdown, the same limits and
+    mentions as pair threads). PermissionDenied below ``amendments.propose``."""
+    _amendment_commenter(amendment, author)
+    body = _clean_body(body)
+    workspace = amendment.spec.workspace
+    comment = Comment.objects.create(
+        workspace=workspace, amendment=amendment, author=author, body=body
     )
-    notified = _notify(comment=current, recipients=recipients)
+    mentioned = _mention_on_amendment(comment=comment, workspace=workspace, author=author)
+    audit.record(
+        verb="comment.post",
+        actor=author,
+        workspace=workspace,
+        target=comment,
+        summary=f"amendment #{amendment.pk}: {body[:120]}",
+        data={"amendment": amendment.pk, "mentions": mentioned},
+    )
+    return comment
+
+
+@transaction.atomic
+def amendment_comment_edit(
+    *, amendment: Amendment, comment: Comment, editor: User, body: str, revision: int
+) -> Comment:
+    """Replace the body of ``comment`` (a comment on ``amendment``), keeping the old one in its
+    history. PermissionDenied (not the author, or the right was lost), ValidationError (bad
+    body or not this amendment's comment), CommentConflict (``revision`` is stale)."""
+    if comment.amendment_id != amendment.pk:
+        raise ValidationError({"comment": "This comment is not in this amendment's discussion."})
+    _amendment_commenter(amendment, editor)
+    current, changed = _replace_body(comment=comment, editor=editor, body=body, revision=revision)
+    if not changed:
+        return current
+    workspace = amendment.spec.workspace
+    mentioned = _mention_on_amendment(comment=current, workspace=workspace, author=editor)
     audit.record(
         verb="comment.edit",
         actor=editor,
         workspace=workspace,
         target=current,
-        summary=f"item {ref.item.pk} clause {ref.clause.key}: revision {current.revision}",
-        data={"revision": current.revision, "mentions": [n.recipient_id for n in notified]},
+        summary=f"amendment #{amendment.pk}: revision {current.revision}",
+        data={"revision": current.revision, "mentions": mentioned},
     )
     current.author = comment.author
     return current

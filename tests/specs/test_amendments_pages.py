@@ -65,7 +65,7 @@ def test_a_viewer_reads_the_list_and_the_amendment_page_with_its_preview(amendme
     assert "Change body of “be_kind”" in html
     assert "<ins>, kinder</ins>" in html or "<ins>," in html
     assert 'data-testid="approve"' not in html and 'data-testid="merge"' not in html
-    assert 'data-testid="discussion-slot"' in html
+    assert reverse("reviews:amendment-thread-panel", args=[WS, amendment.pk]) in html
 
 
 def test_the_list_page_runs_the_same_queries_for_one_amendment_or_five(

@@ -30,6 +30,8 @@ from django.utils.module_loading import import_string
 
 from clausebook import serving
 from clausebook.demo import DEMO_PASSWORD, DEMO_USERS
+from devtools.local_model_server import NAME as MODEL_SERVER_NAME
+from devtools.local_model_server import LocalModelServer
 
 WORKER_CONCURRENCY = 2
 # Seconds the children get to stop after Ctrl-C before SIGKILL: gunicorn needs about one, a
@@ -98,14 +100,19 @@ class Command(BaseCommand):
         self._stop_requests = 0
         self.stdout.write("Preparing the database…")
         call_command("migrate", interactive=False, verbosity=0)
+        model_server = self.start_model_server()
         self.seed()
         if options["seed_only"]:
+            model_server.stop()
             return
         if not settings.DEBUG:
             # Without DEBUG, WhiteNoise serves what collectstatic gathered in STATIC_ROOT.
             call_command("collectstatic", interactive=False, verbosity=0)
         env = os.environ.copy()
         env.setdefault("DEBUG", "true")
+        # The operator's allow-list is the only way an endpoint reaches a private address; the
+        # demo opens exactly its own local model server, for the web server and the worker.
+        env["CLAUSEBOOK_ALLOW_PRIVATE_HOSTS"] = ",".join(settings.ALLOW_PRIVATE_HOSTS)
         if "DATABASE_URL" not in env:
             # Children join the same embedded server through its socket folder.
             db = settings.DATABASES["default"]
@@ -134,11 +141,13 @@ class Command(BaseCommand):
                 )
             if not options["no_worker"]:
                 children.append(self.start_worker(env, worker_concurrency))
+            server_line += f"\n{MODEL_SERVER_NAME}: {model_server.base_url}"
             self.check(display_num_errors=False)
             self.print_banner(f"http://{address}/", time.monotonic() - started, server_line)
             failed = self.wait(children)
         finally:
             self.stop(children)
+            model_server.stop()
             self.release_database()
             self.stdout.write("Stopped.")
         if failed is not None:
@@ -183,6 +192,18 @@ class Command(BaseCommand):
             "--beat",
         ]
         return self._spawn("Celery worker", argv, env)
+
+    def start_model_server(self) -> LocalModelServer:
+        """The local model server (a development tool) on its usual port, or any free one, in a
+        thread of this process; the seeded endpoint points at it."""
+        wanted = int(os.environ.get("LOCAL_MODEL_SERVER_PORT", "8765"))
+        try:
+            server = LocalModelServer(port=wanted).start()
+        except OSError:
+            server = LocalModelServer(port=0).start()
+        settings.ALLOW_PRIVATE_HOSTS = [*settings.ALLOW_PRIVATE_HOSTS, server.host_port]
+        os.environ["CLAUSEBOOK_DEMO_MODEL_SERVER_URL"] = server.base_url
+        return server
 
     def seed(self) -> None:
         from clausebook.demo import seed_platform

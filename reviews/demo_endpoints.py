@@ -1,0 +1,60 @@
+"""Demo model endpoints: the local model server the demo runs (a development tool, named as one),
+and a real endpoint when ``OPENAI_API_KEY`` is set.
+
+``manage.py demo`` starts the local model server and passes its address in
+``CLAUSEBOOK_DEMO_MODEL_SERVER_URL``; the operator's allow-list (``CLAUSEBOOK_ALLOW_PRIVATE_HOSTS``)
+is what lets an endpoint reach it. Idempotent: an endpoint of the same name is updated to the
+current address (the server's port can change between runs), never duplicated.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from reviews.models import ModelEndpoint
+from reviews.services.endpoints import EndpointInput, endpoint_create, endpoint_update
+
+LOCAL_NAME = "Local model server (development tool)"
+REAL_NAME = "OpenAI (from OPENAI_API_KEY)"
+
+
+def _upsert(workspace: Any, actor: Any, data: EndpointInput) -> ModelEndpoint:
+    current = ModelEndpoint.objects.filter(workspace=workspace, name=data.name).first()
+    if current is None:
+        return endpoint_create(workspace=workspace, actor=actor, data=data)
+    if current.base_url == data.base_url and current.model == data.model and data.secret is None:
+        return current
+    return endpoint_update(endpoint=current, actor=actor, data=data)
+
+
+def seed(platform: Any, stdout: Any) -> None:
+    workspace, admin = platform.workspace, platform.users["admin"]
+    local_url = os.environ.get("CLAUSEBOOK_DEMO_MODEL_SERVER_URL", "")
+    if local_url:
+        _upsert(
+            workspace,
+            admin,
+            EndpointInput(
+                name=LOCAL_NAME,
+                base_url=local_url,
+                model="clausebook-local-dev",
+                parameters={"temperature": 0},
+                timeout_seconds=30,
+                concurrency=8,
+            ),
+        )
+        stdout.write(f"endpoints: {LOCAL_NAME} at {local_url}")
+    if os.environ.get("OPENAI_API_KEY"):
+        _upsert(
+            workspace,
+            admin,
+            EndpointInput(
+                name=REAL_NAME,
+                base_url=os.environ.get("OPENAI_BASE_URL", "https://api.openai.com/v1"),
+                model=os.environ.get("OPENAI_MODEL", "gpt-4o-mini"),
+                parameters={},
+                secret=os.environ["OPENAI_API_KEY"],
+            ),
+        )
+        stdout.write(f"endpoints: {REAL_NAME}")
