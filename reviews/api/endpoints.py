@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clausebook.access import WorkspaceAPIMixin
+from clausebook.pagination import DefaultPagination
 from clausebook.secrets import mask
 from reviews.models import ModelEndpoint
 from reviews.services import endpoints as services
@@ -99,11 +100,15 @@ def _input(request: Request, current: ModelEndpoint | None = None) -> services.E
 class EndpointListView(WorkspaceAPIMixin, APIView):
     read_permission = services.MANAGE_PERMISSION
     write_permission = services.MANAGE_PERMISSION
+    pagination_class = DefaultPagination
 
     @extend_schema(responses=EndpointOutput(many=True), summary="The workspace's model endpoints")
     def get(self, request: Request, workspace: str) -> Response:
-        endpoints = services.endpoints_in_workspace(self.workspace)
-        return Response(EndpointOutput(endpoints, many=True).data)
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(
+            services.endpoints_in_workspace(self.workspace), request, view=self
+        )
+        return paginator.get_paginated_response(EndpointOutput(page, many=True).data)
 
     @extend_schema(
         request=EndpointInput,

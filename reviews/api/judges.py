@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clausebook.access import WorkspaceAPIMixin
+from clausebook.pagination import DefaultPagination
 from reviews.models.runs import JudgeMode
 from reviews.selectors import campaigns as campaign_selectors
 from reviews.services import endpoints as endpoint_services
@@ -25,7 +26,7 @@ class JudgeRunInput(serializers.Serializer):
     mode = serializers.ChoiceField(choices=JudgeMode.choices, default=JudgeMode.PER_PAIR)
 
 
-class JudgeRunOutput(serializers.Serializer):
+class JudgeRunProgressOutput(serializers.Serializer):
     id = serializers.IntegerField(source="pk")
     campaign = serializers.IntegerField(source="campaign_id")
     endpoint = serializers.IntegerField(source="endpoint_id")
@@ -45,17 +46,18 @@ class JudgeRunOutput(serializers.Serializer):
 
 class JudgeRunListOutput(serializers.Serializer):
     calls_per_mode = serializers.DictField(child=serializers.IntegerField())
-    results = JudgeRunOutput(many=True)
+    results = JudgeRunProgressOutput(many=True)
 
 
 class JudgeRunCreatedOutput(serializers.Serializer):
-    run = JudgeRunOutput()
+    run = JudgeRunProgressOutput()
     calls = serializers.IntegerField()
 
 
 class JudgeRunListView(WorkspaceAPIMixin, APIView):
     read_permission = services.PERMISSION
     write_permission = services.PERMISSION
+    pagination_class = DefaultPagination
 
     @extend_schema(responses=JudgeRunListOutput, summary="A campaign's judge runs")
     def get(self, request: Request, workspace: str, campaign_id: int) -> Response:
@@ -64,9 +66,14 @@ class JudgeRunListView(WorkspaceAPIMixin, APIView):
             "calls_per_mode": {
                 mode.value: services.judge_call_count(campaign, mode) for mode in JudgeMode
             },
-            "results": services.judge_runs_of(campaign),
         }
-        return Response(JudgeRunListOutput(data).data)
+        paginator = self.pagination_class()
+        data["results"] = paginator.paginate_queryset(
+            services.judge_runs_of(campaign), request, view=self
+        )
+        body = JudgeRunListOutput(data).data
+        body.update(count=paginator.page.paginator.count, next=paginator.get_next_link())
+        return Response(body)
 
     @extend_schema(
         request=JudgeRunInput,
@@ -94,7 +101,7 @@ class JudgeRunListView(WorkspaceAPIMixin, APIView):
 class JudgeRunDetailView(WorkspaceAPIMixin, APIView):
     read_permission = services.PERMISSION
 
-    @extend_schema(responses=JudgeRunOutput, summary="One judge run's progress")
+    @extend_schema(responses=JudgeRunProgressOutput, summary="One judge run's progress")
     def get(self, request: Request, workspace: str, judge_run_id: int) -> Response:
         run = services.judge_run_in_workspace(self.workspace.pk, judge_run_id)
-        return Response(JudgeRunOutput(run).data)
+        return Response(JudgeRunProgressOutput(run).data)

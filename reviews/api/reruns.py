@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clausebook.access import WorkspaceAPIMixin
+from clausebook.pagination import DefaultPagination
 from reviews.selectors import reruns as selectors
 from reviews.selectors.reruns import JobProgress
 from reviews.services import reruns as services
@@ -59,11 +60,21 @@ def _output(progress: JobProgress) -> dict:
 class RerunListView(WorkspaceAPIMixin, APIView):
     read_permission = services.RUN_PERMISSION
     write_permission = services.RUN_PERMISSION
+    pagination_class = DefaultPagination
 
-    @extend_schema(responses={200: dict}, summary="The workspace's latest re-run jobs")
+    @extend_schema(
+        responses={200: dict},
+        summary="The workspace's latest re-run jobs",
+        operation_id="workspaces_reruns_list",
+    )
     def get(self, request: Request, workspace: str) -> Response:
-        jobs = selectors.rerun_jobs_in_workspace(self.workspace)
-        return Response([{"id": j.pk, "status": j.status, "calls": j.run_count} for j in jobs])
+        paginator = self.pagination_class()
+        jobs = paginator.paginate_queryset(
+            selectors.rerun_jobs_queryset(self.workspace), request, view=self
+        )
+        return paginator.get_paginated_response(
+            [{"id": j.pk, "status": j.status, "calls": j.run_count} for j in jobs]
+        )
 
     @extend_schema(request=RerunInput, responses={201: dict}, summary="Queue a re-run job")
     def post(self, request: Request, workspace: str) -> Response:

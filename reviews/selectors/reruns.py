@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.http import Http404
 
 from clausebook.models import Workspace
@@ -29,13 +29,18 @@ def rerun_job_in_workspace(workspace: Workspace, job_id: int) -> RerunJob:
     return job
 
 
-def rerun_jobs_in_workspace(workspace: Workspace, *, limit: int = 50) -> list[RerunJob]:
-    return list(
+def rerun_jobs_queryset(workspace: Workspace) -> QuerySet[RerunJob]:
+    """The workspace's re-run jobs, newest first, with their number of calls."""
+    return (
         RerunJob.objects.filter(workspace=workspace)
         .select_related("created_by")
         .annotate(run_count=Count("runs"))
-        .order_by("-pk")[:limit]
+        .order_by("-pk")
     )
+
+
+def rerun_jobs_in_workspace(workspace: Workspace, *, limit: int = 50) -> list[RerunJob]:
+    return list(rerun_jobs_queryset(workspace)[:limit])
 
 
 @dataclass
