@@ -2,8 +2,15 @@
 200 ms each finish in ≤ 8 s wall with the default worker settings; the ratio to the ideal
 (calls × latency ÷ concurrency); and the worker's process CPU per call (≤ 5 ms).
 
-Setup: 250 scenarios × 4 endpoints at the default concurrency (8 each, so 32 calls in flight),
-one sample, a job per repetition. The latency is the server's ``latency=200ms`` fault, chosen
+Which configuration: an endpoint's default concurrency is 8 (``ModelEndpoint.concurrency``), so
+one endpoint alone can never meet the figure: 1,000 × 200 ms ÷ 8 is 25 s even with no overhead.
+The figure needs at least 25 calls in flight, so the bench measures what the issue implies and a
+user gets without changing any setting: a job over 4 endpoints at the default 8 (32 in flight,
+ideal 6.25 s; with 250 calls per endpoint, 32 rounds of 200 ms, so 6.4 s is the real floor),
+250 scenarios, one sample, a job per repetition. The default stays 8, also for the demo's local
+development-server endpoint: it is the polite default a real provider gets, and the demo shows
+the same number a newcomer will see on their own endpoints; raising it would make the figure
+true of one endpoint only on a server that can take it. The latency is the server's ``latency=200ms`` fault, chosen
 in the endpoint's model name. The server runs in a child process, so its CPU is not counted.
 The job runs in this process by calling the service (``rerun_job_run``) as the worker's task
 does, with the database limiter; the Celery round trip adds one message per job, not per call.
@@ -97,6 +104,7 @@ def bench_thousand_calls() -> Result:
 
     state = _seed()
     concurrency = sum(e.concurrency for e in state["endpoints"])
+    per_endpoint = state["endpoints"][0].concurrency
     ideal = CALLS * LATENCY_S / concurrency
     walls, cpus = [], []
     try:
@@ -122,7 +130,9 @@ def bench_thousand_calls() -> Result:
     return Result(
         walls,
         unit="s",
-        note=f"{wall / ideal:.2f}× the ideal {ideal:.2f} s ({CALLS} × {LATENCY_S:g} s ÷ "
+        note=f"{ENDPOINTS} endpoints × default concurrency {per_endpoint} (one endpoint alone: "
+        f"ideal {CALLS * LATENCY_S / per_endpoint:.0f} s, can never meet 8 s); "
+        f"{wall / ideal:.2f}× the ideal {ideal:.2f} s ({CALLS} × {LATENCY_S:g} s ÷ "
         f"{concurrency}); worker CPU {cpu:.2f} ms per call (target ≤ 5 ms)",
     )
 

@@ -9,6 +9,10 @@ Contracts
   worker killed while holding slots frees them when the lease lapses, without any cleanup.
 * :meth:`Limiter.release` frees a slot; releasing twice, or after the lease lapsed and someone
   else took the slot, frees nothing that is not the caller's.
+* :meth:`Limiter.try_take_token` spends one token of an endpoint's per-minute budget, or says
+  how long to wait. A re-run job holds its slots for as long as it has calls for the endpoint
+  (one round trip per slot, not two per call) and spends a token per call only when the
+  endpoint has a rate limit.
 
 Two stores: Redis when the broker is Redis (every worker already reaches it), else the database
 (a row per slot taken with ``FOR UPDATE SKIP LOCKED``, and a token-bucket row per endpoint).
@@ -47,6 +51,8 @@ class Limiter(Protocol):
     def try_acquire(
         self, *, endpoint_id: int, concurrency: int, rate_per_minute: int
     ) -> Permit | float: ...
+
+    def try_take_token(self, *, endpoint_id: int, rate_per_minute: int) -> float | None: ...
 
     def release(self, permit: Permit) -> None: ...
 
@@ -116,6 +122,7 @@ class DatabaseLimiter:
         self.holder = holder_name()
         self.lease_seconds = lease_seconds
         self._seeded: set[tuple[int, int]] = set()
+        self._buckets_seeded: set[int] = set()
 
     def try_acquire(
         self, *, endpoint_id: int, concurrency: int, rate_per_minute: int
@@ -149,6 +156,27 @@ class DatabaseLimiter:
             found = cursor.fetchone()
             tokens = float(found[0]) if found else 0.0
         self.release(permit)
+        return max(SLOT_POLL_SECONDS, (1.0 - tokens) / bucket["per_second"])
+
+    def try_take_token(self, *, endpoint_id: int, rate_per_minute: int) -> float | None:
+        """None when a token was spent (or there is no limit), else the seconds to wait."""
+        if not rate_per_minute:
+            return None
+        bucket = {
+            "cap": bucket_capacity(rate_per_minute),
+            "per_second": rate_per_minute / 60.0,
+            "endpoint": endpoint_id,
+        }
+        with connection.cursor() as cursor:
+            if endpoint_id not in self._buckets_seeded:
+                cursor.execute(_SEED_BUCKET_SQL, [endpoint_id, bucket["cap"]])
+                self._buckets_seeded.add(endpoint_id)
+            cursor.execute(_TAKE_TOKEN_SQL, bucket)
+            if cursor.fetchone() is not None:
+                return None
+            cursor.execute(_TOKENS_NOW_SQL, bucket)
+            found = cursor.fetchone()
+        tokens = float(found[0]) if found else 0.0
         return max(SLOT_POLL_SECONDS, (1.0 - tokens) / bucket["per_second"])
 
     def release(self, permit: Permit) -> None:
@@ -188,6 +216,18 @@ redis.call('HSET', bucket, 'tokens', tostring(tokens - 1), 'at', tostring(t))
 redis.call('EXPIRE', bucket, 3600)
 return {slot, 0}
 """
+_REDIS_SPEND = """
+local bucket, cap, per_second = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])
+local now = redis.call('TIME')
+local t = tonumber(now[1]) + tonumber(now[2]) / 1000000
+local tokens = tonumber(redis.call('HGET', bucket, 'tokens') or cap)
+local at = tonumber(redis.call('HGET', bucket, 'at') or t)
+tokens = math.min(cap, tokens + (t - at) * per_second)
+if tokens < 1 then return tostring((1 - tokens) / per_second) end
+redis.call('HSET', bucket, 'tokens', tostring(tokens - 1), 'at', tostring(t))
+redis.call('EXPIRE', bucket, 3600)
+return ''
+"""
 _REDIS_RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -208,6 +248,7 @@ class RedisLimiter:
         self.lease_seconds = lease_seconds
         self._redis = redis.Redis.from_url(url)
         self._acquire = self._redis.register_script(_REDIS_ACQUIRE)
+        self._token = self._redis.register_script(_REDIS_SPEND)
         self._release = self._redis.register_script(_REDIS_RELEASE)
         self._renew = self._redis.register_script(_REDIS_RENEW)
         self._held: set[Permit] = set()
@@ -234,6 +275,17 @@ class RedisLimiter:
         permit = Permit(endpoint_id=endpoint_id, slot=int(slot))
         self._held.add(permit)
         return permit
+
+    def try_take_token(self, *, endpoint_id: int, rate_per_minute: int) -> float | None:
+        if not rate_per_minute:
+            return None
+        wait = self._token(
+            keys=[f"{self._prefix(endpoint_id)}:bucket"],
+            args=[bucket_capacity(rate_per_minute), rate_per_minute / 60.0],
+        )
+        if not wait:
+            return None
+        return max(SLOT_POLL_SECONDS, float(wait))
 
     def release(self, permit: Permit) -> None:
         self._held.discard(permit)

@@ -8,16 +8,20 @@ Contracts
   only (never a secret) on commit.
 * :func:`rerun_job_run` claims the job with a conditional UPDATE (queued, or running under a
   lapsed lease: the worker that had it died) and runs its calls on a thread pool. Threads only
-  make HTTP calls; the calling thread does all database work on its one connection.
-* Each call is idempotent by its ``ModelRun`` row: it is claimed with
-  ``UPDATE … WHERE transcript_id IS NULL AND (queued OR lease lapsed)`` under a lease this
-  worker renews, and its transcript (``origin=rerun``) is written in the transaction that marks
-  the run succeeded, only while the claim is still this worker's. A run with a transcript is
-  never called again; a redelivery creates nothing twice.
+  make HTTP calls; the calling thread does all database work on its one connection, in batches:
+  a job's calls cost a few statements per batch, not several round trips per call.
+* Each call is idempotent by its ``ModelRun`` row: runs are claimed a batch at a time with one
+  ``UPDATE … WHERE transcript_id IS NULL AND (queued OR lease lapsed) … RETURNING`` under a
+  lease this worker renews, and answers are stored a batch at a time (every
+  :data:`WRITE_BATCH` answers, :data:`WRITE_SECONDS`, or when nothing else is in flight): one
+  transaction inserts the transcripts (``origin=rerun``) and marks their runs succeeded, only
+  for runs whose claim is still this worker's. A run with a transcript is never called again;
+  a redelivery creates nothing twice.
 * Each endpoint's ``concurrency`` and ``rate_limit_per_minute`` hold across all workers
-  (``reviews.services.limiter``). 429 (after ``Retry-After``), 5xx, unreachable and timeouts are
-  retried with capped exponential backoff and jitter, up to :data:`MAX_ATTEMPTS` calls; other
-  errors (400/401/…, blocked address, oversized or invalid answers) end the run at once.
+  (``reviews.services.limiter``): the job holds up to ``concurrency`` slots of an endpoint for as
+  long as it has calls for it, and spends a rate token per call. 429 (after ``Retry-After``),
+  5xx, unreachable and timeouts are retried with capped exponential backoff and jitter, up to
+  :data:`MAX_ATTEMPTS` calls; other errors (400/401/…, blocked address, oversized or invalid answers) end the run at once.
 * The job's deadline ends it: unfinished runs fail with the reason. :func:`rerun_job_cancel`
   stops new calls (calls in flight finish and their answers are kept).
 """
@@ -27,11 +31,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import queue
 import random
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -40,7 +45,7 @@ import httpx
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Q
 from django.http import Http404
 from django.utils import timezone
 
@@ -257,9 +262,13 @@ def rerun_job_cancel(*, job: RerunJob, actor: User) -> bool:
     ).update(status=JobStatus.CANCELLED, finished_at=now)
     if not cancelled:
         return False
-    ModelRun.objects.filter(job=job, status=JobStatus.QUEUED).update(
-        status=JobStatus.CANCELLED, finished_at=now
-    )
+    # Runs a live worker has claimed are ended by that worker at its next check (within
+    # CHECK_SECONDS); ones whose worker died would otherwise stay running forever.
+    ModelRun.objects.filter(
+        Q(status=JobStatus.QUEUED) | Q(status=JobStatus.RUNNING, lease_expires_at__lt=now),
+        job=job,
+        transcript__isnull=True,
+    ).update(status=JobStatus.CANCELLED, finished_at=now)
     audit.record(
         verb="rerun.cancel",
         actor=actor,
@@ -330,14 +339,20 @@ def rerun_job_claim(*, job_id: int) -> RerunJob | None:
 
 _RUNS = ModelRun._meta.db_table
 _JOBS = RerunJob._meta.db_table
+_TRANSCRIPTS = Transcript._meta.db_table
 # A run is called only if it has no answer and nobody live holds it: queued, or running under
 # a lease that lapsed (its worker died mid-call). The job must still be running (not cancelled).
-_CLAIM_RUN_SQL = (
+# A batch of one endpoint's runs is claimed in one statement; SKIP LOCKED so a run another
+# transaction is writing (its answer being stored) is left to that transaction.
+_CLAIM_RUNS_SQL = (
     f"UPDATE {_RUNS} SET status = 'running', lease_holder = %s, "  # noqa: S608
     "lease_expires_at = clock_timestamp() + make_interval(secs => %s) "
-    "WHERE id = %s AND transcript_id IS NULL "
-    "AND (status = 'queued' OR (status = 'running' AND lease_expires_at < clock_timestamp())) "
-    f"AND EXISTS (SELECT 1 FROM {_JOBS} j WHERE j.id = job_id AND j.status = 'running')"
+    f"WHERE id IN (SELECT r.id FROM {_RUNS} r WHERE r.job_id = %s AND r.endpoint_id = %s "
+    "AND r.transcript_id IS NULL AND (r.status = 'queued' "
+    "OR (r.status = 'running' AND r.lease_expires_at < clock_timestamp())) "
+    f"AND EXISTS (SELECT 1 FROM {_JOBS} j WHERE j.id = r.job_id AND j.status = 'running') "
+    "ORDER BY r.id LIMIT %s FOR UPDATE SKIP LOCKED) "
+    "RETURNING id, scenario_id, sample_index"
 )
 _RENEW_RUNS_SQL = (
     f"UPDATE {_RUNS} SET lease_expires_at = clock_timestamp() + make_interval(secs => %s) "  # noqa: S608
@@ -347,6 +362,37 @@ _RENEW_JOB_SQL = (
     f"UPDATE {_JOBS} SET lease_expires_at = clock_timestamp() + make_interval(secs => %s) "  # noqa: S608
     "WHERE id = %s AND status = 'running' RETURNING status"
 )
+# The rows of a batch this worker still holds, locked until the batch commits: a worker that
+# took a run over after our lease lapsed stores its own answer, and ours is dropped.
+_MINE_SQL = (
+    f"SELECT id FROM {_RUNS} WHERE id = ANY(%s) AND status = 'running' "  # noqa: S608
+    "AND lease_holder = %s AND transcript_id IS NULL FOR UPDATE"
+)
+# One statement marks a batch succeeded with its transcripts (the check constraint
+# model_run_transcript_means_succeeded holds row by row).
+_SUCCEED_RUNS_SQL = (
+    f"UPDATE {_RUNS} r SET status = 'succeeded', transcript_id = v.transcript_id, "  # noqa: S608
+    "attempts = v.attempts, error = '', prompt_tokens = v.prompt_tokens, "
+    "completion_tokens = v.completion_tokens, latency_ms = v.latency_ms, "
+    "lease_expires_at = NULL, finished_at = clock_timestamp() "
+    "FROM unnest(%s::bigint[], %s::bigint[], %s::int[], %s::int[], %s::int[], %s::int[]) "
+    "AS v(id, transcript_id, attempts, prompt_tokens, completion_tokens, latency_ms) "
+    "WHERE r.id = v.id"
+)
+_FAIL_RUNS_SQL = (
+    f"UPDATE {_RUNS} r SET status = v.status, error = v.error, attempts = v.attempts, "  # noqa: S608
+    "lease_expires_at = NULL, finished_at = clock_timestamp() "
+    "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::int[]) "
+    "AS v(id, status, error, attempts) "
+    "WHERE r.id = v.id AND r.status = 'running' AND r.lease_holder = %s "
+    "AND r.transcript_id IS NULL"
+)
+#: Answers are stored in batches: this many, or after this long, or at once when nothing else
+#: is in flight (so a job of one call at a time reports, and notices a cancel, call by call).
+WRITE_BATCH = 64
+WRITE_SECONDS = 0.05
+#: Runs claimed ahead per endpoint, as a multiple of its slots (held under this worker's lease).
+CLAIM_AHEAD = 4
 
 
 def transcript_messages(scenario_messages: list[Any], answer: str) -> list[dict[str, Any]]:
@@ -374,7 +420,6 @@ class _Call:
     scenario_id: int
     sample_index: int
     attempts: int = 0
-    claimed: bool = False
     not_before: float = 0.0
 
 
@@ -403,52 +448,123 @@ def _call(
 
 @dataclass
 class _Runner:
+    """One job on one worker. The calling thread does all database work on its connection;
+    pool threads only make HTTP calls. Slots are held per endpoint while the job has calls for
+    it, runs are claimed a batch at a time, and answers are written a batch at a time."""
+
     job: RerunJob
     limiter: Limiter
     client: httpx.Client | None
     progress: Callable[[int, int], None] | None
     endpoints: dict[int, ModelEndpoint] = field(default_factory=dict)
-    scenarios: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    prompts: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     ready: dict[int, deque[_Call]] = field(default_factory=dict)
     waiting: list[_Call] = field(default_factory=list)
     paused_until: dict[int, float] = field(default_factory=dict)
-    in_flight: dict[Future[_Outcome], tuple[_Call, Permit]] = field(default_factory=dict)
+    in_flight: dict[Future[_Outcome], _Call] = field(default_factory=dict)
+    # Finished calls, in the order they finished: one queue to block on, not a wait() over
+    # every future in flight each time one finishes.
+    completed: queue.SimpleQueue[Future[_Outcome]] = field(default_factory=queue.SimpleQueue)
     per_endpoint: dict[int, int] = field(default_factory=dict)
+    slots: dict[int, list[Permit]] = field(default_factory=dict)
+    # Endpoints whose claim came back short: none of their runs are left to claim for now.
+    drained: set[int] = field(default_factory=set)
+    answers: list[tuple[_Call, endpoint_calls.Completion]] = field(default_factory=list)
+    failures: list[tuple[_Call, str, str]] = field(default_factory=list)
+    batch_started: float = 0.0
     done: int = 0
     total: int = 0
     stopping: str = ""
 
     def load(self) -> bool:
-        """Queue the job's unfinished runs; False when there are none left."""
-        rows = list(
-            ModelRun.objects.filter(
-                job=self.job,
-                transcript__isnull=True,
-                status__in=[JobStatus.QUEUED, JobStatus.RUNNING],
-            )
-            .exclude(lease_holder=self.limiter.holder)
-            .order_by("id")
-            .values_list("id", "endpoint_id", "scenario_id", "sample_index")
+        """Read the endpoints and prompts of the job's unfinished runs; False when none are left
+        to anyone (another worker's live claims count as left)."""
+        counts = dict(
+            ModelRun.objects.filter(job=self.job)
+            .values("status")
+            .annotate(n=Count("id"))
+            .values_list("status", "n")
         )
-        self.total = ModelRun.objects.filter(job=self.job).count()
-        self.done = self.total - len(rows) - len(self.in_flight) - len(self.waiting)
-        if not rows:
+        self.total = sum(counts.values())
+        self.done = self.total - counts.get(JobStatus.QUEUED, 0) - counts.get(JobStatus.RUNNING, 0)
+        pending = ModelRun.objects.filter(
+            job=self.job,
+            transcript__isnull=True,
+            status__in=[JobStatus.QUEUED, JobStatus.RUNNING],
+        )
+        # Our own live claims are all in this runner's queues; the rest is someone else's.
+        pending = pending.exclude(lease_holder=self.limiter.holder)
+        endpoint_ids = set(pending.values_list("endpoint_id", flat=True).distinct())
+        if not endpoint_ids:
             return False
-        needed = {row[1] for row in rows} - set(self.endpoints)
+        needed = endpoint_ids - set(self.endpoints)
         for endpoint in ModelEndpoint.objects.filter(pk__in=needed):
             self.endpoints[endpoint.pk] = endpoint
-        needed = {row[2] for row in rows} - set(self.scenarios)
-        for pk, messages in Scenario.objects.filter(pk__in=needed).values_list("pk", "messages"):
-            self.scenarios[pk] = messages
-        queued = {call.run_id for call in self.waiting} | {
-            c.run_id for c, _ in self.in_flight.values()
-        }
-        for run_id, endpoint_id, scenario_id, sample_index in rows:
-            if run_id not in queued:
-                self.ready.setdefault(endpoint_id, deque()).append(
-                    _Call(run_id, endpoint_id, scenario_id, sample_index)
-                )
+        scenario_ids = set(pending.values_list("scenario_id", flat=True).distinct())
+        self.load_prompts(scenario_ids)
+        self.drained.clear()
         return True
+
+    def load_prompts(self, scenario_ids: Iterable[int]) -> None:
+        needed = set(scenario_ids) - set(self.prompts)
+        if needed:
+            for pk, messages in Scenario.objects.filter(pk__in=needed).values_list(
+                "pk", "messages"
+            ):
+                self.prompts[pk] = _prompt(messages)
+
+    # --- slots and claims
+
+    def take_slots(self) -> None:
+        """Hold up to each endpoint's concurrency in slots while it has calls left here."""
+        for endpoint_id, endpoint in self.endpoints.items():
+            held = self.slots.setdefault(endpoint_id, [])
+            if endpoint_id in self.drained and not self.has_work(endpoint_id):
+                continue
+            while len(held) < endpoint.concurrency:
+                permit = self.limiter.try_acquire(
+                    endpoint_id=endpoint_id, concurrency=endpoint.concurrency, rate_per_minute=0
+                )
+                if not isinstance(permit, Permit):
+                    break  # another worker holds the rest; asked again at the next check
+                held.append(permit)
+
+    def release_slots(self, endpoint_id: int) -> None:
+        for permit in self.slots.pop(endpoint_id, []):
+            self.limiter.release(permit)
+
+    def has_work(self, endpoint_id: int) -> bool:
+        return bool(
+            self.ready.get(endpoint_id)
+            or self.per_endpoint.get(endpoint_id)
+            or any(call.endpoint_id == endpoint_id for call in self.waiting)
+        )
+
+    def claim(self, endpoint_id: int) -> None:
+        """Top up the endpoint's queue with a batch of claimed runs."""
+        if endpoint_id in self.drained or self.stopping:
+            return
+        pending = self.ready.setdefault(endpoint_id, deque())
+        held = len(self.slots.get(endpoint_id, []))
+        if not held or len(pending) >= held:
+            return
+        size = max(16, CLAIM_AHEAD * held)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _CLAIM_RUNS_SQL,
+                [self.limiter.holder, LEASE_SECONDS, self.job.pk, endpoint_id, size],
+            )
+            rows = sorted(cursor.fetchall())
+        if len(rows) < size:
+            self.drained.add(endpoint_id)
+        self.load_prompts(row[1] for row in rows)
+        for run_id, scenario_id, sample_index in rows:
+            pending.append(_Call(run_id, endpoint_id, scenario_id, sample_index))
+        if not self.has_work(endpoint_id):
+            # Nothing left for this endpoint here: let other jobs and workers have its slots.
+            self.release_slots(endpoint_id)
+
+    # --- the loop
 
     def run(self) -> None:
         threads = max(
@@ -456,42 +572,64 @@ class _Runner:
             min(MAX_THREADS, sum(e.concurrency for e in self.endpoints.values()) or 1),
         )
         next_check = 0.0
-        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="rerun") as pool:
-            while True:
-                now = time.monotonic()
-                if now >= next_check:
-                    self.check()
-                    next_check = now + CHECK_SECONDS
-                if not self.stopping:
-                    self.wake(now)
-                    self.launch(pool, now)
-                if self.in_flight:
-                    done, _ = wait(
-                        list(self.in_flight),
-                        timeout=self.idle_wait(now),
-                        return_when=FIRST_COMPLETED,
-                    )
-                    for future in done:
+        try:
+            with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="rerun") as pool:
+                while True:
+                    now = time.monotonic()
+                    if now >= next_check:
+                        self.check()
+                        next_check = now + CHECK_SECONDS
+                    if not self.stopping:
+                        self.wake(now)
+                        self.launch(pool, now)
+                    if self.in_flight:
+                        # Calls were started first, so writing a batch overlaps their I/O.
+                        self.maybe_flush()
+                        try:
+                            future = self.completed.get(timeout=self.idle_wait(time.monotonic()))
+                        except queue.Empty:
+                            continue
                         self.settle(future)
-                    continue
-                if self.stopping:
-                    return
-                if any(self.ready.values()) or self.waiting:
-                    time.sleep(self.idle_wait(now))
-                    continue
-                # Nothing left here: runs another worker held may come free when its lease lapses.
-                if not self.load():
-                    return
-                time.sleep(min(1.0, LEASE_SECONDS / 10))
+                        while True:
+                            try:
+                                self.settle(self.completed.get_nowait())
+                            except queue.Empty:
+                                break
+                        if not self.in_flight:
+                            # Nothing else running: store and report now, so a job of one call
+                            # at a time notices a cancel before its next call.
+                            self.flush()
+                        continue
+                    self.flush()
+                    if self.stopping:
+                        return
+                    if any(self.ready.values()) or self.waiting:
+                        time.sleep(self.idle_wait(now))
+                        continue
+                    # Nothing left here: runs another worker held may come free when its lease
+                    # lapses.
+                    if not self.load():
+                        return
+                    self.take_slots()
+                    for endpoint_id in self.endpoints:
+                        self.claim(endpoint_id)
+                    if not any(self.ready.values()):
+                        time.sleep(min(1.0, LEASE_SECONDS / 10))
+        finally:
+            self.flush()
+            for endpoint_id in list(self.slots):
+                self.release_slots(endpoint_id)
 
     def idle_wait(self, now: float) -> float:
         times = [call.not_before for call in self.waiting]
         times += [t for e, t in self.paused_until.items() if self.ready.get(e)]
+        if self.answers or self.failures:
+            times.append(self.batch_started + WRITE_SECONDS)
         soonest = min(times, default=now + CHECK_SECONDS)
         return max(0.005, min(CHECK_SECONDS, soonest - now))
 
     def check(self) -> None:
-        """Renew the leases; notice a cancel or the deadline."""
+        """Renew the leases; notice a cancel or the deadline; ask for slots still missing."""
         with connection.cursor() as cursor:
             cursor.execute(_RENEW_JOB_SQL, [LEASE_SECONDS, self.job.pk])
             still_running = cursor.fetchone() is not None
@@ -501,6 +639,8 @@ class _Runner:
             self.stop("cancelled")
         elif self.job.deadline_at and timezone.now() >= self.job.deadline_at:
             self.stop("deadline")
+        else:
+            self.take_slots()
 
     def stop(self, reason: str) -> None:
         if self.stopping:
@@ -514,10 +654,14 @@ class _Runner:
         ModelRun.objects.filter(
             job=self.job, transcript__isnull=True, status=JobStatus.QUEUED
         ).update(status=status, error=message, finished_at=timezone.now())
+        for pending in self.ready.values():
+            for call in pending:
+                self.fail(call, status=status, error=message)
         for call in self.waiting:
-            self.finish(call, status=status, error=message)
+            self.fail(call, status=status, error=message)
         self.waiting.clear()
         self.ready.clear()
+        self.flush()
 
     def wake(self, now: float) -> None:
         due = [call for call in self.waiting if call.not_before <= now]
@@ -527,29 +671,22 @@ class _Runner:
                 self.ready.setdefault(call.endpoint_id, deque()).appendleft(call)
 
     def launch(self, pool: ThreadPoolExecutor, now: float) -> None:
-        for endpoint_id, queue in self.ready.items():
-            endpoint = self.endpoints[endpoint_id]
+        parameters = self.job.parameters or {}
+        for endpoint_id, endpoint in self.endpoints.items():
             if self.paused_until.get(endpoint_id, 0.0) > now:
                 continue
-            while queue and self.per_endpoint.get(endpoint_id, 0) < endpoint.concurrency:
-                permit = self.limiter.try_acquire(
-                    endpoint_id=endpoint_id,
-                    concurrency=endpoint.concurrency,
-                    rate_per_minute=endpoint.rate_limit_per_minute,
-                )
-                if not isinstance(permit, Permit):
-                    self.paused_until[endpoint_id] = now + permit
-                    break
-                call = queue.popleft()
-                if not call.claimed:
-                    with connection.cursor() as cursor:
-                        cursor.execute(
-                            _CLAIM_RUN_SQL, [self.limiter.holder, LEASE_SECONDS, call.run_id]
-                        )
-                        call.claimed = cursor.rowcount == 1
-                    if not call.claimed:  # finished meanwhile, or a live worker holds it
-                        self.limiter.release(permit)
-                        continue
+            self.claim(endpoint_id)
+            pending = self.ready.get(endpoint_id)
+            held = len(self.slots.get(endpoint_id, []))
+            while pending and self.per_endpoint.get(endpoint_id, 0) < held:
+                if endpoint.rate_limit_per_minute:
+                    pause = self.limiter.try_take_token(
+                        endpoint_id=endpoint_id, rate_per_minute=endpoint.rate_limit_per_minute
+                    )
+                    if pause is not None:
+                        self.paused_until[endpoint_id] = now + pause
+                        break
+                call = pending.popleft()
                 call.attempts += 1
                 timeout = float(endpoint.timeout_seconds)
                 if self.job.deadline_at:
@@ -558,26 +695,29 @@ class _Runner:
                 future = pool.submit(
                     _call,
                     endpoint,
-                    _prompt(self.scenarios.get(call.scenario_id)),
-                    self.job.parameters or {},
+                    self.prompts.get(call.scenario_id, []),
+                    parameters,
                     timeout,
                     self.client,
                 )
-                self.in_flight[future] = (call, permit)
+                self.in_flight[future] = call
+                future.add_done_callback(self.completed.put)
                 self.per_endpoint[endpoint_id] = self.per_endpoint.get(endpoint_id, 0) + 1
+                if len(pending) < held:
+                    self.claim(endpoint_id)
 
     def settle(self, future: Future[_Outcome]) -> None:
-        call, permit = self.in_flight.pop(future)
+        call = self.in_flight.pop(future)
         self.per_endpoint[call.endpoint_id] -= 1
-        self.limiter.release(permit)
         outcome = future.result()
         if outcome.completion is not None:
-            self.succeed(call, outcome.completion)
+            self.buffer()
+            self.answers.append((call, outcome.completion))
             return
         error = outcome.error or endpoint_calls.InvalidResponse("the call gave no answer")
         delay = self.retry_delay(call, error)
         if delay is None:
-            self.finish(call, status=JobStatus.FAILED, error=str(error))
+            self.fail(call, status=JobStatus.FAILED, error=str(error))
             return
         call.not_before = time.monotonic() + delay
         if isinstance(error, endpoint_calls.RateLimited):
@@ -602,75 +742,103 @@ class _Runner:
             return None
         return delay
 
-    def succeed(self, call: _Call, completion: endpoint_calls.Completion) -> None:
-        endpoint = self.endpoints[call.endpoint_id]
-        messages = transcript_messages(
-            _prompt(self.scenarios.get(call.scenario_id)), completion.content
-        )
+    # --- storing results
+
+    def buffer(self) -> None:
+        if not self.answers and not self.failures:
+            self.batch_started = time.monotonic()
+
+    def fail(self, call: _Call, *, status: str, error: str) -> None:
+        self.buffer()
+        self.failures.append((call, status, error[:2000]))
+
+    def maybe_flush(self) -> None:
+        pending = len(self.answers) + len(self.failures)
+        if pending and (
+            pending >= WRITE_BATCH
+            or not self.in_flight
+            or time.monotonic() - self.batch_started >= WRITE_SECONDS
+        ):
+            self.flush()
+
+    def flush(self) -> None:
+        """Store the buffered answers and failures in one transaction, then report them."""
+        answers, failures = self.answers, self.failures
+        if not answers and not failures:
+            return
+        self.answers, self.failures = [], []
+        holder = self.limiter.holder
         with transaction.atomic():
-            # The claim must still be ours: a worker that took the run over after our lease
-            # lapsed stores its own answer, and ours is dropped rather than stored twice.
-            mine = (
-                ModelRun.objects.select_for_update()
-                .filter(
-                    pk=call.run_id,
-                    status=JobStatus.RUNNING,
-                    lease_holder=self.limiter.holder,
-                    transcript__isnull=True,
+            if answers:
+                self.store(answers)
+            if failures:
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        _FAIL_RUNS_SQL,
+                        [
+                            [call.run_id for call, _, _ in failures],
+                            [status for _, status, _ in failures],
+                            [error for _, _, error in failures],
+                            [call.attempts for call, _, _ in failures],
+                            holder,
+                        ],
+                    )
+        for _ in range(len(answers) + len(failures)):
+            self.done += 1
+            if self.progress is not None:
+                self.progress(self.done, self.total)
+        if self.progress is not None and not self.stopping:
+            # The callback may have cancelled the job (the CLI's Ctrl-C, a test): notice it
+            # before another call starts, not at the next check.
+            self.check()
+
+    def store(self, answers: list[tuple[_Call, endpoint_calls.Completion]]) -> None:
+        """The batch's transcripts and the runs they answer, only for runs still ours."""
+        with connection.cursor() as cursor:
+            cursor.execute(_MINE_SQL, [[call.run_id for call, _ in answers], self.limiter.holder])
+            mine = {row[0] for row in cursor.fetchall()}
+        kept = [(call, completion) for call, completion in answers if call.run_id in mine]
+        if not kept:
+            return
+        parameters = self.job.parameters or {}
+        source = f"rerun job {self.job.pk}"
+        transcripts = []
+        for call, completion in kept:
+            messages = transcript_messages(
+                self.prompts.get(call.scenario_id, []), completion.content
+            )
+            transcripts.append(
+                Transcript(
+                    workspace_id=self.job.workspace_id,
+                    messages=messages,
+                    message_count=len(messages),
+                    content_hash=_content_hash(messages),
+                    source=source,
+                    model=completion.model[:120],
+                    origin=TranscriptOrigin.RERUN,
+                    origin_scenario_id=call.scenario_id,
+                    metadata={
+                        "rerun_job": self.job.pk,
+                        "endpoint": self.endpoints[call.endpoint_id].name,
+                        "sample_index": call.sample_index,
+                        "finish_reason": completion.finish_reason,
+                        "parameters": parameters,
+                    },
                 )
-                .exists()
             )
-            if not mine:
-                return
-            transcript = Transcript.objects.create(
-                workspace_id=self.job.workspace_id,
-                messages=messages,
-                message_count=len(messages),
-                content_hash=_content_hash(messages),
-                source=f"rerun job {self.job.pk}",
-                model=completion.model[:120],
-                origin=TranscriptOrigin.RERUN,
-                origin_scenario_id=call.scenario_id,
-                metadata={
-                    "rerun_job": self.job.pk,
-                    "endpoint": endpoint.name,
-                    "sample_index": call.sample_index,
-                    "finish_reason": completion.finish_reason,
-                    "parameters": self.job.parameters or {},
-                },
+        Transcript.objects.bulk_create(transcripts)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _SUCCEED_RUNS_SQL,
+                [
+                    [call.run_id for call, _ in kept],
+                    [transcript.pk for transcript in transcripts],
+                    [call.attempts for call, _ in kept],
+                    [completion.prompt_tokens for _, completion in kept],
+                    [completion.completion_tokens for _, completion in kept],
+                    [completion.latency_ms for _, completion in kept],
+                ],
             )
-            ModelRun.objects.filter(pk=call.run_id).update(
-                status=JobStatus.SUCCEEDED,
-                transcript=transcript,
-                attempts=call.attempts,
-                error="",
-                prompt_tokens=completion.prompt_tokens,
-                completion_tokens=completion.completion_tokens,
-                latency_ms=completion.latency_ms,
-                lease_expires_at=None,
-                finished_at=timezone.now(),
-            )
-        self.tick()
-
-    def finish(self, call: _Call, *, status: str, error: str) -> None:
-        ModelRun.objects.filter(
-            pk=call.run_id,
-            status=JobStatus.RUNNING,
-            lease_holder=self.limiter.holder,
-            transcript__isnull=True,
-        ).update(
-            status=status,
-            error=error[:2000],
-            attempts=call.attempts,
-            lease_expires_at=None,
-            finished_at=timezone.now(),
-        )
-        self.tick()
-
-    def tick(self) -> None:
-        self.done += 1
-        if self.progress is not None:
-            self.progress(self.done, self.total)
 
 
 def _finalize(job: RerunJob, stopping: str) -> RerunJob:
@@ -717,7 +885,8 @@ def rerun_job_run(
 ) -> RerunJob | None:
     """Claim the job and run its calls (see the module's contracts); None if it was not
     claimable. ``client`` replaces the process's guarded HTTP client (tests and the bench pass
-    one); ``progress(done, total)`` is called after each finished call."""
+    one); ``progress(done, total)`` is called once per finished call, after its result is
+    stored (results are stored in batches, so calls come in bursts)."""
     job = rerun_job_claim(job_id=job_id)
     if job is None:
         return None
@@ -725,9 +894,9 @@ def rerun_job_run(
         job=job, limiter=limiter or limiter_for_worker(), client=client, progress=progress
     )
     with connection.cursor() as cursor:
-        # Each call commits a few small writes (claim, slot, answer). Not waiting for each
-        # commit's flush costs at most the last moment's writes on a crash, and those are
-        # atomic: a lost answer is a call made again, never a second transcript.
+        # The job commits many small batches (claims, answers). Not waiting for each commit's
+        # flush costs at most the last moment's writes on a crash, and those are atomic: a lost
+        # answer is a call made again, never a second transcript.
         cursor.execute("SET synchronous_commit TO off")
     try:
         if runner.load():
