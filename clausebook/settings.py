@@ -132,7 +132,12 @@ INSTALLED_APPS = [
 ]
 
 # ``manage.py demo`` seeds in this order; each app's seeder takes (platform, stdout).
-DEMO_SEEDERS = ["specs.demo.seed", "transcripts.demo.seed", "reviews.demo.seed"]
+DEMO_SEEDERS = [
+    "specs.demo.seed",
+    "transcripts.demo.seed",
+    "reviews.demo.seed",
+    "reviews.demo_endpoints.seed",
+]
 # Fragments other apps add to a clause page, by URL name (kwargs workspace, spec, label, key);
 # a name that does not resolve is skipped, so specs imports nothing of the app serving it.
 CLAUSE_PAGE_PANELS = ["reviews:clause-panel", "reviews:clause-history-panel"]

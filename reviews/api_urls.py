@@ -20,7 +20,11 @@ from reviews.api.labels import ItemLabelsView, LabelDetailView, LabelImportView,
 from reviews.api_urls_adjudication import urlpatterns as adjudication_urls
 from reviews.api_urls_agreement import urlpatterns as agreement_urls
 from reviews.api_urls_disputes import urlpatterns as dispute_urls
+from reviews.api_urls_endpoints import urlpatterns as endpoint_urls
 from reviews.api_urls_gold import urlpatterns as gold_urls
+from reviews.api_urls_judges import urlpatterns as judge_urls
+from reviews.api_urls_promotion import urlpatterns as promotion_urls
+from reviews.api_urls_reruns import urlpatterns as rerun_urls
 
 _campaign = "campaigns/<int:campaign_id>/"
 
@@ -59,4 +63,8 @@ urlpatterns = [
     *dispute_urls,
     *adjudication_urls,
     *gold_urls,
+    *promotion_urls,
+    *endpoint_urls,
+    *judge_urls,
+    *rerun_urls,
 ]

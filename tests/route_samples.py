@@ -317,6 +317,12 @@ class Samples:
         )
 
     @cached_property
+    def gold_export(self):  # type: ignore[no-untyped-def]
+        from reviews.models import GoldExport
+
+        return GoldExport.objects.create(workspace=self.p.workspace, format="jsonl")
+
+    @cached_property
     def endpoint(self):  # type: ignore[no-untyped-def]
         from reviews.models import ModelEndpoint
 
@@ -391,6 +397,7 @@ KWARG_SAMPLES: dict[str, Callable[[Samples], Any]] = {
     "decision_id": lambda s: s.decision.pk,
     "adjudication_id": lambda s: s.decision.pk,
     "endpoint_id": lambda s: s.endpoint.pk,
+    "export_id": lambda s: s.gold_export.pk,
     "job_id": lambda s: s.job.pk,
     "invitation_id": lambda s: s.invitation.pk,
 }
@@ -403,3 +410,93 @@ DUMMY_BY_CONVERTER = {
     "path": "x",
     "uuid": str(uuid.UUID(int=1)),
 }
+
+
+# --- amendments (issue 12): one change on the sample amendment, as the service records it ---
+def _amendment_change(self):  # type: ignore[no-untyped-def]
+    from specs.models import AmendmentChange
+
+    clause = self.clause
+    return AmendmentChange.objects.create(
+        amendment=self.amendment,
+        kind=AmendmentChange.Kind.CHANGE_CLAUSE,
+        clause_key=clause.key,
+        base={
+            "key": clause.key,
+            "title": clause.title,
+            "body": clause.body,
+            "authority": clause.authority,
+            "tags": list(clause.tags),
+            "parent_key": None,
+            "examples": [],
+        },
+        payload={"title": "A clearer title"},
+    )
+
+
+Samples.amendment_change = cached_property(_amendment_change)  # type: ignore[attr-defined]
+Samples.amendment_change.__set_name__(Samples, "amendment_change")  # type: ignore[attr-defined]
+KWARG_SAMPLES["change_id"] = lambda s: s.amendment_change.pk
+
+
+# --- judges (issue 13): a judge run of the sample endpoint on the sample campaign ---
+def _judge_run(self):  # type: ignore[no-untyped-def]
+    from reviews.models import JudgeRun, ModelEndpoint
+
+    # An endpoint of its own: a run protects its endpoint, and the sweep deletes the sample one.
+    endpoint = ModelEndpoint.objects.create(
+        workspace=self.p.workspace,
+        name="Judge sample",
+        base_url="https://api.example.test/v1",
+        model="judge",
+    )
+    return JudgeRun.objects.create(
+        workspace=self.p.workspace,
+        campaign=self.campaign,
+        endpoint=endpoint,
+        prompt_version="judge-v1",
+        created_by=self.p.owner,
+        calls_total=4,
+    )
+
+
+Samples.judge_run = cached_property(_judge_run)  # type: ignore[attr-defined]
+Samples.judge_run.__set_name__(Samples, "judge_run")  # type: ignore[attr-defined]
+KWARG_SAMPLES["judge_run_id"] = lambda s: s.judge_run.pk
+
+
+# --- re-runs (issue 13): a queued job of its own endpoint on one import scenario ---
+def _rerun_job(self):  # type: ignore[no-untyped-def]
+    from reviews.models import ModelEndpoint, ModelRun, RerunJob
+    from transcripts.models import Scenario
+
+    endpoint = ModelEndpoint.objects.create(
+        workspace=self.p.workspace, name="Re-run sample", base_url="https://1.1.1.1/v1", model="m"
+    )
+    scenario = Scenario.objects.create(
+        workspace=self.p.workspace,
+        source=Scenario.Source.IMPORT,
+        messages=[{"role": "user", "content": "Route sample?"}],
+        content_hash="f" * 64,
+    )
+    job = RerunJob.objects.create(workspace=self.p.workspace, created_by=self.p.owner)
+    ModelRun.objects.create(job=job, scenario=scenario, endpoint=endpoint)
+    return job
+
+
+Samples.rerun_job = cached_property(_rerun_job)  # type: ignore[attr-defined]
+Samples.rerun_job.__set_name__(Samples, "rerun_job")  # type: ignore[attr-defined]
+KWARG_SAMPLES["job_id"] = lambda s: s.rerun_job.pk
+
+
+# --- amendment discussions (issue 12): a comment of the owner's on the sample amendment ---
+def _amendment_comment(self):  # type: ignore[no-untyped-def]
+    from reviews.models import Comment
+
+    return Comment.objects.create(
+        workspace=self.p.workspace, amendment=self.amendment, author=self.p.owner, body="Sample"
+    )
+
+
+Samples.amendment_comment = cached_property(_amendment_comment)  # type: ignore[attr-defined]
+Samples.amendment_comment.__set_name__(Samples, "amendment_comment")  # type: ignore[attr-defined]

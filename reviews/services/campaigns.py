@@ -77,7 +77,8 @@ _VALUE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 
 
 def validate_scale(scale: Any, *, name: str, minimum: int) -> Scale:
-    """Return ``scale`` as a clean list of ``{"value", "label"}`` or raise ValidationError.
+    """Return ``scale`` as a clean list of ``{"value", "label"}`` (plus ``"grade"`` where an
+    entry gives one: good, bad or ok) or raise ValidationError.
 
     Values are short lowercase slugs (they are stored on every label), unique; labels are
     free text up to 60 characters (escaped wherever shown).
@@ -100,7 +101,17 @@ def validate_scale(scale: Any, *, name: str, minimum: int) -> Scale:
         if not label or len(label) > 60:
             raise ValidationError({name: f"Entry {index}: label must be 1-60 characters."})
         seen.add(value)
-        clean.append({"value": value, "label": label})
+        cleaned = {"value": value, "label": label}
+        # An optional example grade (``reviews.services.promotion.verdict_grade``) for scales
+        # whose verdicts the default mapping does not know or would grade the other way.
+        grade = entry.get("grade")
+        if grade not in (None, ""):
+            if grade not in ("good", "bad", "ok"):
+                raise ValidationError(
+                    {name: f"Entry {index}: grade {str(grade)[:20]!r} must be good, bad or ok."}
+                )
+            cleaned["grade"] = grade
+        clean.append(cleaned)
     return clean
 
 
