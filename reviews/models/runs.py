@@ -34,7 +34,9 @@ class ModelEndpoint(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["workspace", "name"], name="model_endpoint_name_unique"),
+            models.UniqueConstraint(
+                fields=["workspace", "name"], name="model_endpoint_name_unique"
+            ),
             models.CheckConstraint(
                 condition=models.Q(timeout_seconds__gte=1, timeout_seconds__lte=600),
                 name="model_endpoint_timeout_range",
