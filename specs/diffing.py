@@ -727,10 +727,11 @@ def _flag_moves(
         if old_parent is None:
             same_parent = clause.parent_key is None
         else:
-            # A removed old parent maps to None, which never equals a real new parent.
-            same_parent = (
-                clause.parent_key is not None and matched.get(old_parent) == clause.parent_key
-            )
+            # A removed old parent maps to None, which never equals a real new parent. A parent
+            # outside the compared clauses (an amendment's preview compares only what it
+            # touches) keeps its key.
+            parent_now = matched.get(old_parent) if old_parent in old_by_key else old_parent
+            same_parent = clause.parent_key is not None and parent_now == clause.parent_key
         if same_parent:
             siblings.setdefault(clause.parent_key, []).append(clause)
         else:

@@ -516,3 +516,12 @@ def test_a_merge_hook_sees_the_examples_the_merge_added(published, draft, person
     change = amendment.changes.get()
     assert seen[change.pk].clause.version_id == draft.pk
     assert seen[change.pk].title == EXAMPLE["title"]
+
+
+def test_the_preview_of_a_changed_sub_clause_says_changed_not_moved(published, personas):
+    from specs.amendments.selectors import amendment_preview
+
+    amendment = _amend(published, personas, (Kind.CHANGE_CLAUSE, "tone", {"body": "Stay calm."}))
+    changes = {change.key: change for change in amendment_preview(amendment).clauses}
+    assert changes["tone"].status == "changed"
+    assert not changes["tone"].moved
