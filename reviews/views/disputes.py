@@ -148,7 +148,7 @@ def comment_create(
                 ref=ref, author=request.user, body=form.cleaned_data["body"]
             )
         except ValidationError as error:
-            form.add_error("body" if "body" in getattr(error, "error_dict", {}) else None, error)
+            form.add_error(None, error)  # a dict of field errors lands on its fields
         else:
             return redirect(f"{_thread_url(request, ref)}#comment-{comment.pk}")
     return _render_thread(request, ref, status=400, comment_form=form)

@@ -161,6 +161,10 @@ def test_a_blank_or_too_long_comment_is_refused_with_400(personas, discussed):
         url, {"body": "x" * (COMMENT_MAX_LENGTH + 1)}, content_type="application/json"
     )
     assert long.status_code == 400 and str(COMMENT_MAX_LENGTH) in long.json()["body"][0]
+    # The page's form answers 400 with the reason next to the field, not a 500.
+    page = client.post(_comments_url(personas, campaign, item, clause), {"body": "   "})
+    assert page.status_code == 400
+    assert "Write something first" in page.content.decode()
     assert not Comment.objects.exists()
 
 
