@@ -25,7 +25,15 @@ class WorkspaceOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Workspace
-        fields = ["id", "slug", "name", "description", "created_at", "role"]
+        fields = [
+            "id",
+            "slug",
+            "name",
+            "description",
+            "created_at",
+            "role",
+            "amendment_approvals_required",
+        ]
 
     def get_role(self, workspace: Workspace) -> str:
         roles = self.context.get("roles", {})
@@ -52,14 +60,38 @@ class WorkspaceListView(generics.ListAPIView):
         return context
 
 
+class WorkspaceSettingsInput(serializers.Serializer):
+    amendment_approvals_required = serializers.IntegerField(
+        help_text="Approvals an amendment needs before it merges (1 to 10)."
+    )
+
+
 class WorkspaceDetailView(WorkspaceAPIMixin, APIView):
-    @extend_schema(responses=WorkspaceOutput, summary="One workspace")
-    def get(self, request: Request, workspace: str) -> Response:
+    write_permission = "workspace.manage"
+
+    def _output(self) -> Response:
         return Response(
             WorkspaceOutput(
                 self.workspace, context={"roles": {self.workspace.pk: self.membership.role}}
             ).data
         )
+
+    @extend_schema(responses=WorkspaceOutput, summary="One workspace")
+    def get(self, request: Request, workspace: str) -> Response:
+        return self._output()
+
+    @extend_schema(
+        request=WorkspaceSettingsInput,
+        responses=WorkspaceOutput,
+        summary="Change the workspace's settings (admins)",
+    )
+    def patch(self, request: Request, workspace: str) -> Response:
+        data = WorkspaceSettingsInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.workspace_settings_update(
+            workspace=self.workspace, actor=request.user, **data.validated_data
+        )
+        return self._output()
 
 
 class MemberOutput(serializers.ModelSerializer):

@@ -73,6 +73,7 @@ PERMISSIONS: dict[str, Right] = {
     # The workspace
     "members.read": Right(Role.VIEWER, "list the workspace's members"),
     "members.manage": Right(Role.ADMIN, "invite people, change roles and remove members"),
+    "workspace.manage": Right(Role.ADMIN, "change the workspace's settings"),
 }
 
 

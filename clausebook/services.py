@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
-from clausebook import audit, signals
+from clausebook import audit, permissions, signals
 from clausebook.models import ApiToken, Invitation, Membership, Role, User, Workspace
 
 INVITATION_TTL = timedelta(days=14)
@@ -37,6 +37,43 @@ def workspace_create(
     Membership.objects.create(workspace=workspace, user=creator, role=Role.ADMIN)
     audit.record(
         verb="workspace.create", actor=creator, workspace=workspace, target=workspace, summary=name
+    )
+    return workspace
+
+
+#: How many editors' approvals an amendment may ask for at most.
+MAX_APPROVALS_REQUIRED = 10
+
+
+@transaction.atomic
+def workspace_settings_update(
+    *, workspace: Workspace, actor: User, amendment_approvals_required: int
+) -> Workspace:
+    """Change the workspace's settings (admins). Raises ValidationError naming the field."""
+    membership = Membership.objects.filter(workspace=workspace, user=actor).first()
+    if membership is None:
+        raise PermissionDenied("You are not a member of this workspace.")
+    permissions.require(membership, "workspace.manage")
+    if not 1 <= amendment_approvals_required <= MAX_APPROVALS_REQUIRED:
+        raise ValidationError(
+            {
+                "amendment_approvals_required": (
+                    f"An amendment needs 1 to {MAX_APPROVALS_REQUIRED} approvals."
+                )
+            }
+        )
+    before = workspace.amendment_approvals_required
+    if before == amendment_approvals_required:
+        return workspace
+    workspace.amendment_approvals_required = amendment_approvals_required
+    workspace.save(update_fields=["amendment_approvals_required"])
+    audit.record(
+        verb="workspace.settings",
+        actor=actor,
+        workspace=workspace,
+        target=workspace,
+        summary=f"Amendments need {amendment_approvals_required} approval(s) (was {before})",
+        data={"amendment_approvals_required": [before, amendment_approvals_required]},
     )
     return workspace
 

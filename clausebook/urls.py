@@ -8,6 +8,7 @@ from reviews.views import dashboard as reviews_dashboard
 workspace_patterns = [
     path("", reviews_dashboard.dashboard, name="workspace-dashboard"),
     path("members/", views.members, name="workspace-members"),
+    path("settings/", views.workspace_settings, name="workspace-settings"),
     path("members/<int:membership_id>/role/", views.member_role, name="workspace-member-role"),
     path(
         "members/<int:membership_id>/remove/", views.member_remove, name="workspace-member-remove"

@@ -83,6 +83,25 @@ def members(request: HttpRequest) -> HttpResponse:
     return render(request, "clausebook/members.html", context)
 
 
+@workspace_member(permission="workspace.manage")
+@require_POST
+def workspace_settings(request: HttpRequest) -> HttpResponse:
+    raw = request.POST.get("amendment_approvals_required", "")
+    try:
+        wanted = int(raw)
+    except ValueError:
+        wanted = 0
+    try:
+        services.workspace_settings_update(
+            workspace=request.workspace, actor=request.user, amendment_approvals_required=wanted
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("workspace-members", workspace=request.workspace.slug)
+    messages.success(request, "Workspace settings saved.")
+    return redirect("workspace-members", workspace=request.workspace.slug)
+
+
 @workspace_member(permission="members.manage")
 @require_POST
 def member_role(request: HttpRequest, membership_id: int) -> HttpResponse:

@@ -198,6 +198,7 @@ ACTIVITY_SENTENCES: dict[str, str] = {
     "user.create": "Created an account",
     "user.deactivate": "Deactivated an account",
     "user.delete": "Deleted an account",
+    "workspace.settings": "Changed the workspace's settings",
     # specs
     "spec.create": "Created a spec",
     "spec_version.import": "Imported a spec version",

@@ -300,6 +300,8 @@ BODIES: dict[tuple[str, str], Body] = {
 # to the outsider's own workspace they would rightly succeed there, so the sweep leaves them.
 NAMES_NO_OBJECT: dict[str, str] = {
     "workspace-members": "an invitation names an email address and a role",
+    "workspace-settings": "a number of approvals",
+    "api-workspace-detail": "a number of approvals",
     "specs:spec-list": "a new spec's slug and title",
     "api-spec-list": "a new spec's slug and title",
     "transcripts:import-create": "an upload and its options",
