@@ -2,7 +2,8 @@
 
 One gold row (a dict, as ``rows.iter_gold_rows`` yields it and every writer takes it)::
 
-    messages            [{"role", "content", ...}]  the transcript, as stored (OpenAI chat)
+    messages            [{"role", "content", ...}]  the transcript, as stored (OpenAI chat);
+                        for JSONL (``raw_messages``) its stored JSON text as an orjson.Fragment
     clause              the clause key            spec, spec_version: slug and version label
     verdict, severity, rationale                  the gold decision
     decided_how         "adjudicated" | "agreed"

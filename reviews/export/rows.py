@@ -4,8 +4,11 @@ An export walks the chosen gold by id in keyset chunks (``id > last ORDER BY id 
 the ``decision_gold_by_id`` index: one range per chunk, no sort of the whole selection, no
 OFFSET), and per chunk reads, in one query each, every submitted label of the chunk's (item,
 clause) pairs, the agreeing reviewers of its agreed decisions, and its transcripts' messages
-(as JSON text, decoded by orjson, several times faster than the driver's ``json.loads``).
-Rows are then assembled from dicts: four queries per chunk whatever the chunk holds, memory one
+(as JSON text, decoded by orjson, several times faster than the driver's ``json.loads``, or
+for JSONL not decoded at all). Rows are then assembled from dicts: four queries per chunk
+whatever the chunk holds, memory a few chunks. In an export's own repeatable-read transaction
+the reads run one chunk ahead on two more connections sharing its snapshot
+(``pg_export_snapshot``), so the database works while Python shapes and writes the previous
 chunk. Preference pairs need their rows grouped by prompt instead of by id: the same chunks
 come from one server-side cursor in that order.
 
@@ -22,23 +25,32 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
+import queue
+import threading
 import tomllib
-from collections.abc import Iterable, Iterator
-from functools import cache
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import cache, lru_cache
 from itertools import islice
 from typing import Any
 
 import orjson
+import psycopg
 from django.conf import settings
 from django.db import connection
 from django.db.models import Func, QuerySet, TextField
 from django.db.models.functions import MD5, Cast
+from psycopg import sql as pg_sql
 
 from clausebook.models import User
 from reviews.models import DecisionKind, GoldDecision, Label, LabelSource
 from transcripts.models import Transcript
 
 CHUNK_SIZE = 2000
+
+logger = logging.getLogger(__name__)
 
 
 @cache
@@ -121,6 +133,44 @@ def _decision_values(decisions: QuerySet[GoldDecision], emails: bool) -> QuerySe
     return decisions.order_by().annotate(decided_at_text=UtcIso("decided_at")).values(*fields)
 
 
+Fetch = Callable[[str, list[Any]], list[tuple[Any, ...]]]
+#: Stands for the keyset's last id while the chunk query is compiled (ids are positive).
+_LAST_ID = -7_230_519_864
+
+
+def _keyset_query(values: QuerySet[Any], chunk_size: int) -> tuple[str, list[Any], int, list[str]]:
+    """The chunk query as SQL once, with the index of its last-id parameter and its column
+    names: each chunk then only swaps that parameter, and rows skip the ORM's per-row work
+    (a measurable share of an export), on whichever connection runs it."""
+    query = values.filter(id__gt=_LAST_ID).order_by("id")[:chunk_size].query
+    sql, params = query.sql_with_params()
+    params = list(params)
+    at = [n for n, param in enumerate(params) if param == _LAST_ID]
+    if len(at) != 1:  # pragma: no cover - a guard against a filter ever taking that value
+        raise RuntimeError("the gold chunk query could not be prepared")
+    # The SELECT lists the values in the order they were named (annotations included).
+    names = list(query.selected or ())
+    return sql, params, at[0], names
+
+
+def _keyset_chunks(
+    values: QuerySet[Any], chunk_size: int, fetch: Fetch
+) -> Iterator[list[dict[str, Any]]]:
+    # Keyset, not a cursor over one sorted query: each chunk is one short range of the
+    # (workspace, id) index, so nothing sorts 100k rows and no fetch waits on a spill.
+    sql, params, at, names = _keyset_query(values, chunk_size)
+    last = 0
+    while True:
+        params[at] = last
+        chunk = [dict(zip(names, row, strict=True)) for row in fetch(sql, params)]
+        if not chunk:
+            return
+        yield chunk
+        if len(chunk) < chunk_size:
+            return
+        last = chunk[-1]["id"]
+
+
 def decision_chunks(
     decisions: QuerySet[GoldDecision],
     *,
@@ -139,17 +189,7 @@ def decision_chunks(
         while chunk := list(islice(stream, chunk_size)):
             yield chunk
         return
-    last = 0
-    while True:
-        # Keyset, not a cursor over one sorted query: each chunk is one short range of the
-        # (workspace, id) index, so nothing sorts 100k rows and no fetch waits on a spill.
-        chunk = list(values.filter(id__gt=last).order_by("id")[:chunk_size])
-        if not chunk:
-            return
-        yield chunk
-        if len(chunk) < chunk_size:
-            return
-        last = chunk[-1]["id"]
+    yield from _keyset_chunks(values, chunk_size, _fetch)
 
 
 # The three per-chunk reads are plain SQL with the chunk's ids as one text parameter each, split
@@ -192,72 +232,87 @@ def _fetch(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
         return cursor.fetchall()
 
 
-def _labels_by_pair(
-    chunk: list[dict[str, Any]], emails: bool
-) -> dict[tuple[int, int], list[tuple[Any, ...]]]:
-    """Every submitted label (human and judge) on the chunk's (item, clause) pairs, one query:
-    humans first ("human" < "judge"), each by reviewer, judges by run, so the same labels always
-    give the same line."""
-    sql = _LABELS_SQL.format(
+def _labels_sql(emails: bool) -> str:
+    return _LABELS_SQL.format(
         label=Label._meta.db_table,
         submitted_at=_UTC_ISO_SQL.format("l.submitted_at"),
         email=", u.email" if emails else "",
         join=_user_join("l.reviewer_id") if emails else "",
     )
-    rows = _fetch(
-        sql, [_ids(row["item_id"] for row in chunk), _ids(row["clause_id"] for row in chunk)]
+
+
+def _agreeing_sql(emails: bool) -> str:
+    return _AGREEING_SQL.format(
+        through=GoldDecision.agreeing_reviewers.through._meta.db_table,
+        email=", u.email" if emails else ", NULL",
+        join=_user_join("a.user_id") if emails else "",
     )
+
+
+def _by_pair(rows: list[tuple[Any, ...]]) -> dict[tuple[int, int], list[tuple[Any, ...]]]:
     by_pair: dict[tuple[int, int], list[tuple[Any, ...]]] = {}
     for label in rows:
         by_pair.setdefault((label[0], label[1]), []).append(label)
     return by_pair
 
 
-def _agreeing_by_decision(
-    chunk: list[dict[str, Any]], emails: bool
-) -> dict[int, list[tuple[int, str | None]]]:
-    ids = [row["id"] for row in chunk if row["kind"] == DecisionKind.AGREED]
-    if not ids:
-        return {}
-    sql = _AGREEING_SQL.format(
-        through=GoldDecision.agreeing_reviewers.through._meta.db_table,
-        email=", u.email" if emails else ", NULL",
-        join=_user_join("a.user_id") if emails else "",
-    )
+def _by_decision(rows: list[tuple[Any, ...]]) -> dict[int, list[tuple[int, str | None]]]:
     by_decision: dict[int, list[tuple[int, str | None]]] = {}
-    for decision_id, user_id, email in _fetch(sql, [_ids(ids)]):
+    for decision_id, user_id, email in rows:
         by_decision.setdefault(decision_id, []).append((user_id, email))
     return by_decision
 
 
-def _transcripts(chunk: list[dict[str, Any]]) -> dict[int, tuple[str, str]]:
+def _labels_by_pair(
+    chunk: list[dict[str, Any]], emails: bool, fetch: Fetch = _fetch
+) -> dict[tuple[int, int], list[tuple[Any, ...]]]:
+    """Every submitted label (human and judge) on the chunk's (item, clause) pairs, one query:
+    humans first ("human" < "judge"), each by reviewer, judges by run, so the same labels always
+    give the same line."""
+    items, clauses = _ids(row["item_id"] for row in chunk), _ids(row["clause_id"] for row in chunk)
+    return _by_pair(fetch(_labels_sql(emails), [items, clauses]))
+
+
+def _agreeing_by_decision(
+    chunk: list[dict[str, Any]], emails: bool, fetch: Fetch = _fetch
+) -> dict[int, list[tuple[int, str | None]]]:
+    ids = [row["id"] for row in chunk if row["kind"] == DecisionKind.AGREED]
+    return _by_decision(fetch(_agreeing_sql(emails), [_ids(ids)])) if ids else {}
+
+
+def _transcripts(chunk: list[dict[str, Any]], fetch: Fetch = _fetch) -> dict[int, tuple[str, str]]:
     """Messages as JSON text (decoded by orjson, not the driver) and the external id, per
     transcript of the chunk."""
     sql = _TRANSCRIPTS_SQL.format(transcript=Transcript._meta.db_table)
     ids = _ids({row["transcript_id"] for row in chunk})
-    return {pk: (messages, external_id) for pk, messages, external_id in _fetch(sql, [ids])}
+    return {pk: (messages, external_id) for pk, messages, external_id in fetch(sql, [ids])}
 
 
-def _agreement(verdicts: list[str], gold: str) -> dict[str, Any]:
+@lru_cache(maxsize=4096)
+def _agreement_of(verdicts: tuple[str, ...], gold: str) -> tuple[int, str, Any, Any]:
+    # Cached: an export repeats a handful of verdict combinations 100,000 times.
     n = len(verdicts)
     if not n:
-        return {"labels": 0, "top_verdict": "", "top_share": None, "gold_share": None}
+        return 0, "", None, None
     counts: dict[str, int] = {}
     for verdict in verdicts:
         counts[verdict] = counts.get(verdict, 0) + 1
     # Ties go to the alphabetically first verdict, so the same labels always give the same row.
     top = min(counts, key=lambda verdict: (-counts[verdict], verdict))
-    return {
-        "labels": n,
-        "top_verdict": top,
-        "top_share": round(counts[top] / n, 6),
-        "gold_share": round(counts.get(gold, 0) / n, 6),
-    }
+    return n, top, round(counts[top] / n, 6), round(counts.get(gold, 0) / n, 6)
+
+
+def _agreement(verdicts: list[str], gold: str) -> dict[str, Any]:
+    n, top, top_share, gold_share = _agreement_of(tuple(verdicts), gold)
+    return {"labels": n, "top_verdict": top, "top_share": top_share, "gold_share": gold_share}
+
+
+_HUMAN = str(LabelSource.HUMAN)
 
 
 def _label(label: tuple[Any, ...], name: Pseudonyms) -> dict[str, Any]:
     _item, _clause, source, reviewer_id, judge_run_id, verdict, severity, rationale, at = label[:9]
-    human = source == LabelSource.HUMAN
+    human = source == _HUMAN
     return {
         "source": source,
         "reviewer": name(reviewer_id, label[9] if name.emails else None) if human else "",
@@ -269,16 +324,41 @@ def _label(label: tuple[Any, ...], name: Pseudonyms) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    """One chunk of decision values and what its rows need from the database."""
+
+    chunk: list[dict[str, Any]]
+    labels: dict[tuple[int, int], list[tuple[Any, ...]]]
+    agreeing: dict[int, list[tuple[int, str | None]]]
+    transcripts: dict[int, tuple[str, str]]
+
+
+def _load(chunk: list[dict[str, Any]], emails: bool, fetch: Fetch = _fetch) -> _Loaded:
+    return _Loaded(
+        chunk,
+        _labels_by_pair(chunk, emails, fetch),
+        _agreeing_by_decision(chunk, emails, fetch),
+        _transcripts(chunk, fetch),
+    )
+
+
 def shape_chunk(
     chunk: list[dict[str, Any]], *, name: Pseudonyms, exported_at: str, version: str
 ) -> Iterator[dict[str, Any]]:
     """The gold rows (see ``reviews.export``) of one chunk of :func:`decision_chunks`, in the
     chunk's order: three queries (labels, agreeing reviewers, transcripts) for the chunk."""
-    labels = _labels_by_pair(chunk, name.emails)
-    agreeing = _agreeing_by_decision(chunk, name.emails)
-    transcripts = _transcripts(chunk)
-    loads = orjson.loads
-    for values in chunk:
+    return _shape(_load(chunk, name.emails), name=name, exported_at=exported_at, version=version)
+
+
+def _shape(
+    loaded: _Loaded, *, name: Pseudonyms, exported_at: str, version: str, raw_messages: bool = False
+) -> Iterator[dict[str, Any]]:
+    labels, agreeing, transcripts = loaded.labels, loaded.agreeing, loaded.transcripts
+    # For JSONL the stored JSON text goes into the line as it is (orjson embeds a Fragment
+    # unparsed): decoding 100k conversations only to encode them again is a tenth of an export.
+    loads = orjson.Fragment if raw_messages else orjson.loads
+    for values in loaded.chunk:
         pair_labels = labels.get((values["item_id"], values["clause_id"]), [])
         messages, external_id = transcripts[values["transcript_id"]]
         yield {
@@ -295,7 +375,7 @@ def shape_chunk(
             "rule": values["rule"],
             "labels": [_label(label, name) for label in pair_labels],
             "agreement": _agreement(
-                [label[5] for label in pair_labels if label[2] == LabelSource.HUMAN],
+                [label[5] for label in pair_labels if label[2] == _HUMAN],
                 values["verdict"],
             ),
             "provenance": {
@@ -312,6 +392,155 @@ def shape_chunk(
         }
 
 
+def _snapshot() -> str | None:
+    """An exported snapshot of this connection's transaction, if a second connection importing it
+    sees exactly what this one does: a repeatable-read transaction that has written nothing (a
+    caller's transaction with writes of its own, as in tests, keeps the export on its
+    connection)."""
+    if not connection.in_atomic_block:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_setting('transaction_isolation'), "
+            "pg_current_xact_id_if_assigned() IS NULL"
+        )
+        isolation, unwritten = cursor.fetchone()
+        if isolation not in ("repeatable read", "serializable") or not unwritten:
+            return None
+        cursor.execute("SELECT pg_export_snapshot()")
+        return str(cursor.fetchone()[0])
+
+
+_DONE = object()
+
+
+def _join_snapshot(db: Any, snapshot: str) -> Fetch:
+    """Put the connection ``db`` in a read-only transaction on ``snapshot``; its fetch."""
+    db.autocommit = True
+    db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    db.execute(pg_sql.SQL("SET TRANSACTION SNAPSHOT {}").format(pg_sql.Literal(snapshot)))
+    db.execute(pg_sql.SQL("SET TIME ZONE {}").format(pg_sql.Literal(connection.timezone_name)))
+
+    def fetch(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        with db.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+
+    return fetch
+
+
+def _reading_connections(snapshot: str) -> list[tuple[Any, Fetch]] | None:
+    """Two connections in ``snapshot`` with their fetches, or None if the server refuses them
+    (no connection slot left, a pooler that cannot import snapshots): the export then reads on
+    its own connection, slower but the same."""
+    dbs: list[Any] = []
+    try:
+        for _ in range(2):
+            # Django's own parameters (adapters, cursor class), not ``get_new_connection``:
+            # that would reset the wrapper's isolation level, or lend a pooled connection.
+            dbs.append(psycopg.connect(**connection.get_connection_params()))
+        return [(db, _join_snapshot(db, snapshot)) for db in dbs]
+    except psycopg.Error:
+        logger.warning("gold export: no read-ahead connection, reading on one", exc_info=True)
+        for db in dbs:
+            db.close()
+        return None
+
+
+def _loaded_here(
+    decisions: QuerySet[GoldDecision], emails: bool, for_pairs: bool, chunk_size: int
+) -> Iterator[_Loaded]:
+    for chunk in decision_chunks(
+        decisions, emails=emails, for_pairs=for_pairs, chunk_size=chunk_size
+    ):
+        yield _load(chunk, emails)
+
+
+def _prefetched(
+    snapshot: str, decisions: QuerySet[GoldDecision], emails: bool, chunk_size: int
+) -> Iterator[_Loaded]:
+    """The loaded chunks, read one ahead by a thread on two more connections in the same
+    snapshot: the database reads chunk N+1 while this thread shapes and writes chunk N, so an
+    export takes about the longer of the two rather than their sum; and a chunk's messages (the
+    largest read) come on the second of them while the first reads its labels. At most two
+    chunks wait (one queued, one being read): memory stays flat."""
+    # Compiled here: building SQL needs this thread's Django connection.
+    sql, args, at, names = _keyset_query(_decision_values(decisions, emails), chunk_size)
+    opened = _reading_connections(snapshot)
+    if opened is None:
+        yield from _loaded_here(decisions, emails, False, chunk_size)
+        return
+    (_, fetch), (_, fetch_messages) = opened
+    ready: queue.Queue[Any] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def hand_over(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    id_at, kind_at, item_at, clause_at, transcript_at = (
+        names.index(name) for name in ("id", "kind", "item_id", "clause_id", "transcript_id")
+    )
+    labels_sql, agreeing_sql = _labels_sql(emails), _agreeing_sql(emails)
+    transcripts_sql = _TRANSCRIPTS_SQL.format(transcript=Transcript._meta.db_table)
+
+    def read() -> None:
+        # Only the reads here: their rows become dicts in the exporting thread, which would
+        # otherwise wait, not in this one, which the export waits for.
+        try:
+            last = 0
+            with ThreadPoolExecutor(1, thread_name_prefix="gold-export-prefetch") as reader:
+                while not stop.is_set():
+                    args[at] = last
+                    rows = fetch(sql, args)
+                    if not rows:
+                        break
+                    transcripts = reader.submit(
+                        fetch_messages,
+                        transcripts_sql,
+                        [_ids({row[transcript_at] for row in rows})],
+                    )
+                    labels = fetch(
+                        labels_sql,
+                        [_ids(row[item_at] for row in rows), _ids(row[clause_at] for row in rows)],
+                    )
+                    agreed = _ids(row[id_at] for row in rows if row[kind_at] == DecisionKind.AGREED)
+                    agreeing = fetch(agreeing_sql, [agreed]) if agreed else []
+                    if not hand_over((rows, labels, agreeing, transcripts.result())):
+                        break
+                    if len(rows) < chunk_size:
+                        break
+                    last = rows[-1][id_at]
+            hand_over(_DONE)
+        except BaseException as error:  # noqa: BLE001 - raised again in the exporting thread
+            hand_over(error)
+
+    worker = threading.Thread(target=read, name="gold-export-prefetch", daemon=True)
+    try:
+        worker.start()
+        while (item := ready.get()) is not _DONE:
+            if isinstance(item, BaseException):
+                raise item
+            rows, labels, agreeing, transcripts = item
+            yield _Loaded(
+                [dict(zip(names, row, strict=True)) for row in rows],
+                _by_pair(labels),
+                _by_decision(agreeing),
+                {pk: (messages, external_id) for pk, messages, external_id in transcripts},
+            )
+    finally:
+        stop.set()
+        if worker.is_alive():
+            worker.join()
+        for db, _ in opened:
+            db.close()
+
+
 def iter_gold_rows(
     decisions: QuerySet[GoldDecision],
     *,
@@ -320,14 +549,25 @@ def iter_gold_rows(
     emails: bool = False,
     for_pairs: bool = False,
     chunk_size: int = CHUNK_SIZE,
+    prefetch: bool = True,
+    raw_messages: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """Stream ``decisions`` as gold rows, ``chunk_size`` decisions (four queries) at a time.
 
     Run it inside one REPEATABLE READ transaction (``gold_export_write`` does): the chunks are
-    separate queries, and only one snapshot makes them, and the count, agree."""
+    separate queries, and only one snapshot makes them, and the count, agree. There, unless
+    ``prefetch`` is false, the rows in id order are read one chunk ahead on two more connections
+    importing that snapshot (:func:`_prefetched`). With ``raw_messages`` a row's ``messages`` is
+    the stored JSON text as an ``orjson.Fragment`` (for the JSONL writer, which embeds it; the
+    other writers need the values)."""
     name = Pseudonyms(workspace_id, emails=emails)
     version = clausebook_version()
-    for chunk in decision_chunks(
-        decisions, emails=emails, for_pairs=for_pairs, chunk_size=chunk_size
-    ):
-        yield from shape_chunk(chunk, name=name, exported_at=exported_at, version=version)
+    snapshot = _snapshot() if prefetch and not for_pairs else None
+    if snapshot is not None:
+        loaded = _prefetched(snapshot, decisions, emails, chunk_size)
+    else:
+        loaded = _loaded_here(decisions, emails, for_pairs, chunk_size)
+    for chunk in loaded:
+        yield from _shape(
+            chunk, name=name, exported_at=exported_at, version=version, raw_messages=raw_messages
+        )

@@ -185,6 +185,7 @@ def gold_export_write(
                     emails=emails,
                     for_pairs=format == ExportFormat.PAIRS,
                     chunk_size=chunk_size,
+                    raw_messages=format == ExportFormat.JSONL,
                 ),
                 total,
                 progress,

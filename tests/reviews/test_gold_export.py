@@ -20,7 +20,7 @@ from django.core.management import CommandError, call_command
 from reviews.export import jsonl, parquet
 from reviews.export.csv import COLUMNS, write_csv
 from reviews.export.pairs import example_pairs
-from reviews.models import GoldDecision, Item
+from reviews.models import GoldDecision, Item, Label
 from reviews.selectors.gold import GoldFilters
 from reviews.services.gold import decision_record
 from reviews.services.gold_export import gold_export_create, gold_export_write
@@ -478,3 +478,71 @@ def test_the_command_writes_the_filtered_gold_and_names_a_bad_option(personas, c
             "--from", "yesterday",
         )  # fmt: skip
     assert os.path.exists(path)
+
+
+def _without_exported_at(path: Path) -> list[dict[str, Any]]:
+    rows = read_jsonl(path)
+    for row in rows:
+        row["provenance"].pop("exported_at")
+    return rows
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_export_read_ahead_on_a_second_connection_writes_what_one_connection_writes(
+    personas, tmp_path
+):
+    from django.db import connection, transaction
+    from django.db.models import F
+    from django.test.utils import CaptureQueriesContext
+
+    from clausebook.models import Workspace
+
+    build_gold(
+        personas,
+        answers=[
+            (
+                chat(f"Question {n}: {TRICKY}", f"Answer {n}"),
+                "complies",
+                "violates" if n % 2 else "complies",
+            )
+            for n in range(7)
+        ],
+    )
+    with CaptureQueriesContext(connection) as ahead_queries:
+        ahead = export(personas, tmp_path, "jsonl", "ahead.jsonl", chunk_size=2)
+    # A transaction that has written can hand no snapshot to another connection: one connection.
+    with transaction.atomic(), CaptureQueriesContext(connection) as one_queries:
+        Workspace.objects.filter(pk=personas.workspace.pk).update(name=F("name"))
+        one = export(personas, tmp_path, "jsonl", "one.jsonl", chunk_size=2)
+
+    def read_labels(queries: CaptureQueriesContext) -> bool:
+        return any(Label._meta.db_table in query["sql"] for query in queries)
+
+    assert read_labels(one_queries) and not read_labels(ahead_queries)  # read on the other one
+    assert _without_exported_at(ahead) == _without_exported_at(one)
+    assert len(read_jsonl(ahead)) == GoldDecision.objects.gold().count() == 7
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_export_stopped_early_ends_its_read_ahead(personas, tmp_path):
+    import threading
+
+    from django.db import transaction
+
+    from reviews.export.rows import iter_gold_rows
+
+    build_gold(personas, answers=[(chat(f"Q{n}?", "A."), "complies", "complies") for n in range(5)])
+    with transaction.atomic():
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        rows = iter_gold_rows(
+            GoldDecision.objects.gold(),
+            workspace_id=personas.workspace.pk,
+            exported_at="now",
+            chunk_size=1,
+        )
+        assert next(rows)["messages"][0]["content"] == "Q0?"
+        rows.close()
+    assert not any(t.name.startswith("gold-export-prefetch") for t in threading.enumerate())
