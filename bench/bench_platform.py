@@ -42,12 +42,15 @@ def _ok(url: str) -> bool:
         return False
 
 
-def _tree_rss_mb(process: psutil.Process) -> float:
+def _tree_rss_mb(process: psutil.Process, field: str = "rss") -> float:
+    """Resident memory of a process tree: ``rss`` counts pages shared by forked processes once
+    per process; ``pss`` splits each shared page between its sharers (what the tree costs)."""
     total = 0
     for proc in [process, *process.children(recursive=True)]:
         try:
-            total += proc.memory_info().rss
-        except psutil.NoSuchProcess:
+            info = proc.memory_full_info() if field == "pss" else proc.memory_info()
+            total += getattr(info, field)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
     return total / (1024 * 1024)
 
@@ -75,7 +78,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def _one_run() -> tuple[float, float, float]:
+def _one_run() -> tuple[float, float, float, float, float]:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     env.setdefault("DEBUG", "true")
@@ -98,24 +101,29 @@ def _one_run() -> tuple[float, float, float]:
             time.sleep(0.1)
         first_200 = time.perf_counter() - started
         time.sleep(SETTLE_SECONDS)
-        rss = {"web": 0.0, "worker": 0.0}
+        rss = {"web": 0.0, "worker": 0.0, "web_pss": 0.0, "worker_pss": 0.0}
         for child in psutil.Process(process.pid).children():
             role = _role(child)
             if role:
                 rss[role] += _tree_rss_mb(child)
-        return first_200, rss["web"], rss["worker"]
+                rss[f"{role}_pss"] += _tree_rss_mb(child, "pss")
+        return first_200, rss["web"], rss["worker"], rss["web_pss"], rss["worker_pss"]
     finally:
         _stop(process)
 
 
 def _measure() -> dict[str, list[float]]:
     if not _measured:
-        samples: dict[str, list[float]] = {"start": [], "web": [], "worker": []}
+        samples: dict[str, list[float]] = {
+            "start": [],
+            "web": [],
+            "worker": [],
+            "web_pss": [],
+            "worker_pss": [],
+        }
         for _ in range(RUNS):
-            start, web, worker = _one_run()
-            samples["start"].append(start)
-            samples["web"].append(web)
-            samples["worker"].append(worker)
+            for name, value in zip(samples, _one_run(), strict=True):
+                samples[name].append(value)
         _measured.update(samples)
     return _measured
 
@@ -132,10 +140,20 @@ def idle_rss_worker() -> Result:
     return Result(_measure()["worker"], unit="MB", note="celery worker + its pool processes")
 
 
+def idle_pss_web() -> Result:
+    return Result(_measure()["web_pss"], unit="MB", note="the web tree's PSS (shared pages split)")
+
+
+def idle_pss_worker() -> Result:
+    return Result(_measure()["worker_pss"], unit="MB", note="the worker tree's PSS")
+
+
 BENCHMARKS = [
     Benchmark(
         "make demo → first 200 on /accounts/login/", "(measure)", demo_to_first_200, "platform"
     ),
     Benchmark("idle RSS web", "(measure)", idle_rss_web, "platform"),
     Benchmark("idle RSS worker", "(measure)", idle_rss_worker, "platform"),
+    Benchmark("idle PSS web", "(measure)", idle_pss_web, "platform"),
+    Benchmark("idle PSS worker", "(measure)", idle_pss_worker, "platform"),
 ]

@@ -48,7 +48,7 @@ from django.utils import timezone
 from clausebook import audit, permissions
 from clausebook.models import Membership, Role, User, Workspace
 from reviews.export import csv as csv_writer
-from reviews.export import jsonl, pairs, parquet
+from reviews.export import jsonl, pairs
 from reviews.export.rows import CHUNK_SIZE, iter_gold_rows
 from reviews.models import ExportFormat, GoldExport
 from reviews.selectors.gold import GoldFilters, gold_filters_check, gold_list
@@ -140,6 +140,10 @@ def _example_pairs(decisions: Any, filters: GoldFilters) -> Iterator[dict[str, A
 def _write(format: str, rows: Iterable[dict[str, Any]], path: Path) -> int:
     """Write ``rows`` to ``path`` in ``format``; the count of lines (pairs, for pairs)."""
     if format == ExportFormat.PARQUET:
+        # pyarrow (~40 MB a process) loads only where Parquet is written: the worker or the
+        # CLI, never the web server, which imports this module for its pages.
+        from reviews.export import parquet
+
         return parquet.write_parquet(rows, str(path))
     if format == ExportFormat.CSV:
         with open(path, "w", encoding="utf-8", newline="") as out:
