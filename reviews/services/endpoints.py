@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import random
 import threading
 import time
 from dataclasses import dataclass
@@ -154,6 +155,20 @@ def endpoint_client() -> httpx.Client:
 
 def completions_url(base_url: str) -> str:
     return base_url.rstrip("/") + "/chat/completions"
+
+
+#: Retries of transient upstream errors wait ``BACKOFF_BASE_SECONDS × 2^(attempt-1)``, at most
+#: ``BACKOFF_CAP_SECONDS``.
+BACKOFF_BASE_SECONDS = 0.5
+BACKOFF_CAP_SECONDS = 30.0
+
+
+def backoff_seconds(attempt: int, *, rng: random.Random = random._inst) -> float:  # type: ignore[attr-defined]
+    """Capped exponential backoff with equal jitter: half fixed, half random, so retries
+    from many callers spread out but never come back at once. Every caller of
+    :func:`chat_completion` that retries uses this one rule."""
+    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempt - 1))
+    return ceiling / 2 + rng.uniform(0, ceiling / 2)
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -19,7 +19,6 @@ Contracts
 
 from __future__ import annotations
 
-import random
 import threading
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -265,7 +264,7 @@ def _call_endpoint(
                 return _Outcome(call, error=str(exc))
             wait = getattr(exc, "retry_after", None)
             if wait is None:
-                wait = 0.5 * 2 ** (attempt - 1) * (0.5 + random.random())  # noqa: S311 - jitter
+                wait = endpoint_calls.backoff_seconds(attempt)
             _sleep(min(wait, MAX_BACKOFF_SECONDS))
             continue
         return _Outcome(call, content=completion.content)

@@ -68,8 +68,6 @@ MAX_RUNS = 10_000
 DEFAULT_DEADLINE_SECONDS = 6 * 3600
 MAX_DEADLINE_SECONDS = 48 * 3600
 MAX_ATTEMPTS = 5
-BACKOFF_BASE_SECONDS = 0.5
-BACKOFF_CAP_SECONDS = 30.0
 #: A Retry-After longer than this is not waited for: the run fails with the endpoint's answer.
 MAX_RETRY_AFTER_SECONDS = 300.0
 LEASE_SECONDS = 60.0
@@ -84,13 +82,6 @@ NUMBER_PARAMETERS = {
 }
 INTEGER_PARAMETERS = {"max_tokens": (1, 1_000_000), "seed": (-(2**31), 2**31 - 1)}
 PARAMETERS_MAX_BYTES = 8192
-
-
-def backoff_seconds(attempt: int, *, rng: random.Random = random._inst) -> float:  # type: ignore[attr-defined]
-    """Capped exponential backoff with equal jitter: half fixed, half random, so retries
-    from many runs spread out but never come back at once."""
-    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempt - 1))
-    return ceiling / 2 + rng.uniform(0, ceiling / 2)
 
 
 # --- creating and cancelling -------------------------------------------------------------------
@@ -730,7 +721,7 @@ class _Runner:
     def retry_delay(self, call: _Call, error: endpoint_calls.EndpointError) -> float | None:
         if not error.retryable or call.attempts >= MAX_ATTEMPTS or self.stopping:
             return None
-        delay = backoff_seconds(call.attempts)
+        delay = endpoint_calls.backoff_seconds(call.attempts)
         if isinstance(error, endpoint_calls.RateLimited) and error.retry_after is not None:
             if error.retry_after > MAX_RETRY_AFTER_SECONDS:
                 return None
