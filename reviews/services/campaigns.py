@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Max
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
@@ -45,6 +45,7 @@ from reviews.selectors.campaigns import (
 )
 from reviews.services.campaign_lifecycle import campaign_open, eligible_reviewer_ids
 from specs.models import SpecVersion, VersionStatus
+from transcripts.models import Transcript
 
 Scale = list[dict[str, str]]
 
@@ -398,3 +399,40 @@ def assignment_skip(*, assignment: Assignment, reviewer: User, reason: str) -> A
         data={"reason": locked.skip_reason, "item": locked.item_id},
     )
     return locked
+
+
+@transaction.atomic
+def campaign_items_add(*, campaign: Campaign, transcript_ids: Iterable[int]) -> int:
+    """Add transcripts of the campaign's workspace to a campaign that is not closed, after its
+    last item; the number added (ones already in it are skipped). The campaign's item count
+    follows, as the queue's progress reads it."""
+    locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    if locked.status == Campaign.Status.CLOSED:
+        raise ValidationError({"campaign_id": "This campaign is closed; choose an open one."})
+    wanted = sorted(set(transcript_ids))
+    valid = set(
+        Transcript.objects.filter(workspace_id=locked.workspace_id, pk__in=wanted).values_list(
+            "pk", flat=True
+        )
+    )
+    present = set(
+        Item.objects.filter(campaign=locked, transcript_id__in=wanted).values_list(
+            "transcript_id", flat=True
+        )
+    )
+    new = [pk for pk in wanted if pk in valid and pk not in present]
+    start = (Item.objects.filter(campaign=locked).aggregate(last=Max("position"))["last"] or -1) + 1
+    Item.objects.bulk_create(
+        [
+            Item(
+                campaign=locked,
+                transcript_id=pk,
+                position=start + i,
+                open_slots=locked.reviewers_per_item,
+            )
+            for i, pk in enumerate(new)
+        ]
+    )
+    if new:
+        Campaign.objects.filter(pk=locked.pk).update(item_count=F("item_count") + len(new))
+    return len(new)

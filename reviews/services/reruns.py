@@ -45,13 +45,14 @@ import httpx
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Q
 from django.http import Http404
 from django.utils import timezone
 
 from clausebook import audit, permissions
 from clausebook.models import Membership, User, Workspace
-from reviews.models import Campaign, Item, JobStatus, ModelEndpoint, ModelRun, RerunJob
+from reviews.models import Campaign, JobStatus, ModelEndpoint, ModelRun, RerunJob
+from reviews.services import campaigns as campaign_services
 from reviews.services import endpoints as endpoint_calls
 from reviews.services.limiter import Limiter, Permit, limiter_for_worker
 from transcripts.models import Scenario, Transcript, TranscriptOrigin
@@ -270,42 +271,6 @@ def rerun_job_cancel(*, job: RerunJob, actor: User) -> bool:
     job.status = JobStatus.CANCELLED
     job.finished_at = now
     return True
-
-
-@transaction.atomic
-def campaign_items_add(*, campaign: Campaign, transcript_ids: Iterable[int]) -> int:
-    """Add transcripts of the campaign's workspace to a campaign that is not closed, after its
-    last item; the number added (ones already in it are skipped).
-
-    Lives here until the campaigns area has its own add-items service."""
-    locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
-    if locked.status == Campaign.Status.CLOSED:
-        raise ValidationError({"campaign_id": "This campaign is closed; choose an open one."})
-    wanted = sorted(set(transcript_ids))
-    valid = set(
-        Transcript.objects.filter(workspace_id=locked.workspace_id, pk__in=wanted).values_list(
-            "pk", flat=True
-        )
-    )
-    present = set(
-        Item.objects.filter(campaign=locked, transcript_id__in=wanted).values_list(
-            "transcript_id", flat=True
-        )
-    )
-    new = [pk for pk in wanted if pk in valid and pk not in present]
-    start = (Item.objects.filter(campaign=locked).aggregate(last=Max("position"))["last"] or -1) + 1
-    Item.objects.bulk_create(
-        [
-            Item(
-                campaign=locked,
-                transcript_id=pk,
-                position=start + i,
-                open_slots=locked.reviewers_per_item,
-            )
-            for i, pk in enumerate(new)
-        ]
-    )
-    return len(new)
 
 
 # --- running ------------------------------------------------------------------------------------
@@ -858,7 +823,7 @@ def _finalize(job: RerunJob, stopping: str) -> RerunJob:
     if job.campaign_id and job.status == JobStatus.SUCCEEDED:
         campaign = Campaign.objects.filter(pk=job.campaign_id).first()
         if campaign is not None and campaign.status != Campaign.Status.CLOSED:
-            campaign_items_add(
+            campaign_services.campaign_items_add(
                 campaign=campaign,
                 transcript_ids=ModelRun.objects.filter(
                     job=job, transcript__isnull=False

@@ -20,9 +20,9 @@ from clausebook import netguard, secrets
 from devtools.local_model_server import LEAK_MARKER, LocalModelServer
 from reviews.models import Item, JobStatus, ModelEndpoint, ModelRun, RerunJob
 from reviews.selectors.reruns import rerun_job_progress
+from reviews.services.campaigns import campaign_items_add
 from reviews.services.limiter import DatabaseLimiter, Permit
 from reviews.services.reruns import (
-    campaign_items_add,
     rerun_job_cancel,
     rerun_job_create,
     rerun_job_run,
@@ -365,6 +365,8 @@ def test_results_can_be_added_to_a_campaign(personas, server, script):
     items = Item.objects.filter(campaign=campaign).order_by("position")
     assert items.count() == 3
     assert campaign_items_add(campaign=campaign, transcript_ids=[items[2].transcript_id]) == 0
+    campaign.refresh_from_db()
+    assert campaign.item_count == 3  # the queue's progress counts the added items
 
 
 def test_the_secret_never_travels_with_the_task(
