@@ -18,7 +18,16 @@ from django.http import Http404
 
 from clausebook import permissions
 from clausebook.models import Membership, Role, Workspace
-from reviews.models import Assignment, Campaign, CampaignClause, Item, Label, LabelSource
+from reviews.models import (
+    Assignment,
+    Campaign,
+    CampaignClause,
+    GoldDecision,
+    GoldExport,
+    Item,
+    Label,
+    LabelSource,
+)
 from specs.models import Clause
 
 
@@ -220,3 +229,29 @@ def thread_open_to(user_membership: Membership, item: Item) -> bool:
     if not permissions.can(user_membership, "threads.comment"):
         return False
     return others_labels_open(user_membership, item.campaign, own_assignment(item, user_membership))
+
+
+def decision_in_workspace(workspace_id: int, decision_id: int) -> GoldDecision:
+    """The workspace's gold decision with this id, or 404 (another workspace's is not there)."""
+    decision = (
+        GoldDecision.objects.filter(workspace_id=workspace_id, pk=decision_id)
+        .select_related("campaign", "clause", "spec_version__spec", "transcript")
+        .first()
+    )
+    if decision is None:
+        raise Http404("No such gold decision")
+    return decision
+
+
+def gold_export_of_member(membership: Membership, export_id: int) -> GoldExport:
+    """The export if it belongs to the member's workspace, else 404; 403 without the right."""
+    export = (
+        GoldExport.objects.select_related("created_by")
+        .filter(workspace=membership.workspace, pk=export_id)
+        .first()
+    )
+    if export is None:
+        raise Http404("No such export")
+    permissions.require(membership, "gold.export")
+    export.workspace = membership.workspace
+    return export

@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from clausebook.access import WorkspaceAPIMixin
 from clausebook.pagination import NewestFirstKeysetPagination
+from reviews import access
 from reviews.models import ExportFormat, GoldDecision, GoldExport
 from reviews.selectors import gold as selectors
 from reviews.services import gold_export as services
@@ -161,6 +162,6 @@ class GoldExportDetailView(WorkspaceAPIMixin, APIView):
 
     @extend_schema(responses=GoldExportOutput, summary="A gold export's progress and link")
     def get(self, request: Request, workspace: str, export_id: int) -> Response:
-        export = services.gold_export_of_member(self.membership, export_id)
+        export = access.gold_export_of_member(self.membership, export_id)
         context = {"request": request, "workspace": self.workspace}
         return Response(GoldExportOutput(export, context=context).data)

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clausebook.access import WorkspaceAPIMixin
+from reviews import access
 from reviews.selectors import clause_history as history
 from reviews.services import promotion as services
 from specs.access import version_for
@@ -90,7 +91,7 @@ class GoldPromoteView(WorkspaceAPIMixin, APIView):
         summary="Promote a gold case to an example of its clause (an amendment change)",
     )
     def post(self, request: Request, workspace: str, decision_id: int) -> Response:
-        decision = services.decision_in_workspace(self.workspace.pk, decision_id)
+        decision = access.decision_in_workspace(self.workspace.pk, decision_id)
         data = PromoteInput(data=request.data)
         data.is_valid(raise_exception=True)
         version_id = data.validated_data.get("version")

@@ -47,6 +47,7 @@ from django.utils import timezone
 
 from clausebook import audit, permissions
 from clausebook.models import Membership, Role, User, Workspace
+from reviews import access
 from reviews.export import csv as csv_writer
 from reviews.export import jsonl, pairs
 from reviews.export.rows import CHUNK_SIZE, iter_gold_rows
@@ -476,20 +477,6 @@ def gold_export_link(export: GoldExport) -> str:
     return signing.TimestampSigner(salt=_SIGNING_SALT).sign(_link_value(export))
 
 
-def gold_export_of_member(membership: Membership, export_id: int) -> GoldExport:
-    """The export if it belongs to the member's workspace, else 404; 403 without the right."""
-    export = (
-        GoldExport.objects.select_related("created_by")
-        .filter(workspace=membership.workspace, pk=export_id)
-        .first()
-    )
-    if export is None:
-        raise Http404("No such export")
-    permissions.require(membership, EXPORT_PERMISSION)
-    export.workspace = membership.workspace
-    return export
-
-
 def gold_export_file_kept(export: GoldExport) -> bool:
     """Whether a finished export's file is still there to download."""
     return (
@@ -503,7 +490,7 @@ def gold_export_for_download(
     membership: Membership, export_id: int, token: str
 ) -> tuple[GoldExport, Path]:
     """The export and its file, if ``token`` is a valid, unexpired link to it for this member."""
-    export = gold_export_of_member(membership, export_id)
+    export = access.gold_export_of_member(membership, export_id)
     try:
         value = signing.TimestampSigner(salt=_SIGNING_SALT).unsign(token, max_age=link_max_age())
     except signing.SignatureExpired as error:

@@ -24,7 +24,6 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.http import Http404
 
 from clausebook import audit, permissions
 from clausebook.models import Membership, User
@@ -65,18 +64,6 @@ PROMOTE_PERMISSION = "gold.promote"
 #: Right needed at all (adjudicators propose).
 PROPOSE_PERMISSION = "amendments.propose"
 _TITLE_MAX = 120
-
-
-def decision_in_workspace(workspace_id: int, decision_id: int) -> GoldDecision:
-    """The workspace's gold decision with this id, or 404 (another workspace's is not there)."""
-    decision = (
-        GoldDecision.objects.filter(workspace_id=workspace_id, pk=decision_id)
-        .select_related("campaign", "clause", "spec_version__spec", "transcript")
-        .first()
-    )
-    if decision is None:
-        raise Http404("No such gold decision")
-    return decision
 
 
 def verdict_grade(campaign: Campaign, verdict: str) -> str | None:

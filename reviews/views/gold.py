@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST, require_safe
 from clausebook import permissions
 from clausebook.access import workspace_member
 from clausebook.models import Role
+from reviews import access
 from reviews.models import ExportFormat, GoldExport
 from reviews.selectors import gold as selectors
 from reviews.services import gold_export as services
@@ -106,7 +107,7 @@ def _download_url(request: HttpRequest, export: GoldExport) -> str | None:
 @require_safe
 @workspace_member(permission="gold.export")
 def gold_export_detail(request: HttpRequest, export_id: int) -> HttpResponse:
-    export = services.gold_export_of_member(request.membership, export_id)
+    export = access.gold_export_of_member(request.membership, export_id)
     template = "reviews/gold/export_detail.html"
     if request.htmx:
         # The progress region polls itself; authorized above, like the page.

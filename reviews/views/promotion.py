@@ -19,6 +19,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from clausebook import permissions
 from clausebook.access import workspace_member
+from reviews import access
 from reviews.models import GoldDecision
 from reviews.selectors import clause_history as history
 from reviews.services import promotion as services
@@ -66,7 +67,7 @@ def _chosen_version(request: HttpRequest, decision: GoldDecision) -> SpecVersion
 def gold_promote(request: HttpRequest, decision_id: int) -> HttpResponse:
     """GET: confirm which version's clause the example goes to. POST: promote, then show the
     amendment (or the gold list while specs has no amendment page)."""
-    decision = services.decision_in_workspace(request.workspace.pk, decision_id)
+    decision = access.decision_in_workspace(request.workspace.pk, decision_id)
     problem = ""
     target = clause_key = None
     try:
