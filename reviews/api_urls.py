@@ -19,6 +19,7 @@ from reviews.api.campaigns import (
 from reviews.api.labels import ItemLabelsView, LabelDetailView, LabelImportView, LabelListView
 from reviews.api_urls_adjudication import urlpatterns as adjudication_urls
 from reviews.api_urls_agreement import urlpatterns as agreement_urls
+from reviews.api_urls_amendment_cases import urlpatterns as amendment_case_urls
 from reviews.api_urls_disputes import urlpatterns as dispute_urls
 from reviews.api_urls_endpoints import urlpatterns as endpoint_urls
 from reviews.api_urls_gold import urlpatterns as gold_urls
@@ -64,6 +65,7 @@ urlpatterns = [
     *adjudication_urls,
     *gold_urls,
     *promotion_urls,
+    *amendment_case_urls,
     *endpoint_urls,
     *judge_urls,
     *rerun_urls,

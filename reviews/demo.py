@@ -27,6 +27,7 @@ from reviews.models import Campaign, GoldDecision, GoldPromotion, Label, Outcome
 from reviews.models.gold import DecisionKind
 from reviews.selectors.campaigns import ScopeChoice, TranscriptChoice
 from reviews.services.agreement import XSTEST_CLAUSE, XSTEST_VERDICTS, xstest_annotations_import
+from reviews.services.amendment_cases import amendment_case_link
 from reviews.services.campaigns import XSTEST_VERDICT_SCALE, campaign_create
 from reviews.services.gold import decision_record
 from reviews.services.promotion import gold_promote, verdict_grade
@@ -331,6 +332,11 @@ def seed_amendment(platform: Any, stdout: Any) -> None:
                 "should stop the next pair of reviewers splitting on the same kind of prompt."
             ),
         )
+        # A second settled case of the campaign motivates the amendment without becoming an
+        # example: linked, so the changelog names it too.
+        other = next((d for d in decisions if d.pk != decision.pk), None)
+        if other is not None:
+            amendment_case_link(amendment=amendment, actor=editor, decision_id=other.pk)
         amendment_approve(amendment=amendment, actor=admin)
     stdout.write(
         f"amendments: opened #{amendment.pk} “{amendment.title}” from a gold case, "

@@ -374,17 +374,26 @@ def spec_version_discard(*, version: SpecVersion, actor: User | None) -> None:
 
     Raises VersionNotDraft for a published or archived version (and the database triggers
     refuse deleting one whatever the path), VersionInUse if a campaign, an amendment or another
-    record protects it; in both cases nothing changes."""
+    record protects it; in both cases nothing changes. Amendments merged into the draft return
+    to approved (``specs.amendments.services.amendments_return_from_draft``)."""
     locked = SpecVersion.objects.select_for_update().get(pk=version.pk)
     if locked.status != VersionStatus.DRAFT:
         raise VersionNotDraft(f"Version {locked.label} is {locked.status} and cannot be discarded.")
+    # Amendments merged into the draft go back to approved, ready for the next draft.
+    from specs.amendments.services import amendments_return_from_draft
+
+    returned = amendments_return_from_draft(draft=locked, actor=actor)
     audit.record(
         verb="spec_version.discard",
         actor=actor,
         workspace=version.spec.workspace,
         target=locked,
         summary=f"{version.spec.title} {locked.label}",
-        data={"clauses": locked.clause_count, "examples": locked.example_count},
+        data={
+            "clauses": locked.clause_count,
+            "examples": locked.example_count,
+            "amendments_returned": [amendment.pk for amendment in returned],
+        },
     )
     try:
         with transaction.atomic():

@@ -153,9 +153,22 @@ class NotificationOutput(serializers.Serializer):
     read_at = serializers.DateTimeField(allow_null=True)
     comment = serializers.IntegerField(source="comment_id")
     author = serializers.EmailField(source="comment.author.email")
-    campaign = serializers.IntegerField(source="comment.item.campaign_id")
-    item = serializers.IntegerField(source="comment.item_id")
-    clause_key = serializers.CharField(source="comment.clause.key")
+    campaign = serializers.IntegerField(
+        source="comment.item.campaign_id", allow_null=True, help_text="Null on an amendment."
+    )
+    item = serializers.IntegerField(
+        source="comment.item_id", allow_null=True, help_text="Null on an amendment."
+    )
+    clause_key = serializers.CharField(
+        source="comment.clause.key", allow_null=True, help_text="Null on an amendment."
+    )
+    amendment = serializers.IntegerField(
+        source="comment.amendment_id",
+        allow_null=True,
+        help_text="The amendment whose discussion mentions you; null on an (item, clause) thread.",
+    )
+    about = serializers.CharField(help_text="What the comment is on, as the inbox says it.")
+    url = serializers.CharField(help_text="The page of the discussion, at the comment.")
 
 
 class NotificationPageOutput(serializers.Serializer):
@@ -394,6 +407,10 @@ class NotificationListView(WorkspaceAPIMixin, APIView):
         shown = Paginator(
             selectors.notifications_of(self.membership), _page_size(request)
         ).get_page(_page_number(request))
+        for notification in shown:
+            notification.about, notification.url = services.notification_target(
+                notification, self.workspace.slug
+            )
         return Response(
             NotificationPageOutput(
                 {

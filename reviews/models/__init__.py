@@ -1,5 +1,6 @@
 """The reviews app's tables, one module per sub-domain."""
 
+from reviews.models.amendment_cases import AmendmentCase
 from reviews.models.campaigns import (
     AgreementRule,
     Assignment,
@@ -27,6 +28,7 @@ from reviews.models.threads import CommentRevision, Notification, NotificationKi
 
 __all__ = [
     "AgreementRule",
+    "AmendmentCase",
     "Assignment",
     "Campaign",
     "CampaignClause",

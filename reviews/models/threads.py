@@ -1,6 +1,7 @@
 """Discussion threads' own tables: a comment's edit history and the notifications mentions send.
 
-The comments themselves are ``reviews.models.gold.Comment`` (one thread per (item, clause)).
+The comments themselves are ``reviews.models.gold.Comment`` (one thread per (item, clause), and
+one per amendment); a notification points at its comment, so it is about either kind.
 """
 
 from __future__ import annotations

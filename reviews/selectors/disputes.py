@@ -404,10 +404,12 @@ NOTIFICATION_PAGE_SIZE = 50
 
 def notifications_of(membership: Membership) -> QuerySet[Notification]:
     """The member's notifications in this workspace, newest first, with the comment, its
-    author, item and clause (what a line of the list links to)."""
+    author, and its item and clause or its amendment (what a line of the list links to)."""
     return (
         Notification.objects.filter(recipient=membership.user_id, workspace=membership.workspace_id)
-        .select_related("comment__author", "comment__item", "comment__clause")
+        .select_related(
+            "comment__author", "comment__item", "comment__clause", "comment__amendment__spec"
+        )
         .order_by("-id")
     )
 

@@ -7,8 +7,10 @@ Contract
   resolved for the signed-in member: who may read a thread (blind labeling) is decided there,
   and every comment write goes through it first. An amendment's discussion is a thread too
   (``amendment_comment_post``/``amendment_comment_edit``): same bodies, mentions and edit
-  history; members who may propose amendments write in it, and its mentions are recorded but
-  send no notification (the inbox links to pair threads only).
+  history; members who may propose amendments write in it, and its mentions notify like a pair
+  thread's (the inbox and the email link to the amendment page). Every member may read an
+  amendment (``specs.read``); members with an inbox (``threads.comment``: reviewers and up) are
+  mentioned and notified, nobody outside the workspace.
 * A body is Markdown, stored as written and rendered sanitized (``clausebook.rendering``); it
   may not be blank nor longer than ``COMMENT_MAX_LENGTH``.
 * Only a comment's author edits it. An edit names the revision it started from; a stale one
@@ -260,15 +262,25 @@ def _amendment_commenter(amendment: Amendment, user: User) -> Membership:
     return membership
 
 
-def _mention_on_amendment(*, comment: Comment, workspace: Workspace, author: User) -> list[int]:
-    """Record the members the comment mentions (all members may read an amendment, so no blind
-    rule applies). No notification is written: the inbox and its emails link to (item, clause)
-    threads only."""
+#: Who may read an amendment. A mention notifies those of them who also have an inbox to read
+#: it in (``threads.comment``, the inbox's right): viewers read specs but have no inbox.
+AMENDMENT_READ_PERMISSION = "specs.read"
+INBOX_PERMISSION = "threads.comment"
+
+
+def _mention_on_amendment(
+    *, comment: Comment, workspace: Workspace, author: User
+) -> list[Notification]:
+    """Mention and notify the members the comment names who may read the amendment (no blind
+    rule applies to a spec) and have an inbox, the author left out; members already notified of
+    this comment are not notified again (``_notify``)."""
     named = _members_named(workspace=workspace, handles=parse_mentions(comment.body), author=author)
-    users = [member.user for member in named]
-    if users:
-        comment.mentions.add(*users)
-    return [user.pk for user in users]
+    users = [
+        m.user
+        for m in named
+        if permissions.can(m, AMENDMENT_READ_PERMISSION) and permissions.can(m, INBOX_PERMISSION)
+    ]
+    return _notify(comment=comment, recipients=users)
 
 
 @transaction.atomic
@@ -281,14 +293,14 @@ def amendment_comment_post(*, amendment: Amendment, author: User, body: str) -> 
     comment = Comment.objects.create(
         workspace=workspace, amendment=amendment, author=author, body=body
     )
-    mentioned = _mention_on_amendment(comment=comment, workspace=workspace, author=author)
+    notified = _mention_on_amendment(comment=comment, workspace=workspace, author=author)
     audit.record(
         verb="comment.post",
         actor=author,
         workspace=workspace,
         target=comment,
         summary=f"amendment #{amendment.pk}: {body[:120]}",
-        data={"amendment": amendment.pk, "mentions": mentioned},
+        data={"amendment": amendment.pk, "mentions": [n.recipient_id for n in notified]},
     )
     return comment
 
@@ -307,14 +319,14 @@ def amendment_comment_edit(
     if not changed:
         return current
     workspace = amendment.spec.workspace
-    mentioned = _mention_on_amendment(comment=current, workspace=workspace, author=editor)
+    notified = _mention_on_amendment(comment=current, workspace=workspace, author=editor)
     audit.record(
         verb="comment.edit",
         actor=editor,
         workspace=workspace,
         target=current,
         summary=f"amendment #{amendment.pk}: revision {current.revision}",
-        data={"revision": current.revision, "mentions": mentioned},
+        data={"revision": current.revision, "mentions": [n.recipient_id for n in notified]},
     )
     current.author = comment.author
     return current
@@ -329,6 +341,53 @@ def thread_path(*, workspace_slug: str, campaign_id: int, item_id: int, clause_k
     return reverse("reviews:thread-detail", args=[workspace_slug, campaign_id, item_id, clause_key])
 
 
+def amendment_path(*, workspace_slug: str, amendment: Amendment) -> str:
+    return reverse(
+        "specs:amendment-detail", args=[workspace_slug, amendment.spec.slug, amendment.pk]
+    )
+
+
+def notification_target(notification: Notification, workspace_slug: str) -> tuple[str, str]:
+    """What a notification is about, as a line of the inbox and the email say it, and the path
+    of the page to open (at the comment): an (item, clause) thread or an amendment page.
+    Expects the comment's item, clause and amendment (with its spec) joined."""
+    comment = notification.comment
+    anchor = f"#comment-{comment.pk}"
+    if comment.amendment_id is not None:
+        amendment = comment.amendment
+        return (
+            f"amendment #{amendment.pk} “{amendment.title}”",
+            amendment_path(workspace_slug=workspace_slug, amendment=amendment) + anchor,
+        )
+    return (
+        f"{comment.clause.key}, item #{comment.item.position + 1}",
+        thread_path(
+            workspace_slug=workspace_slug,
+            campaign_id=comment.item.campaign_id,
+            item_id=comment.item_id,
+            clause_key=comment.clause.key,
+        )
+        + anchor,
+    )
+
+
+#: What ``notification_target`` reads, for ``select_related``.
+NOTIFICATION_TARGET_RELATED = (
+    "comment__author",
+    "comment__item",
+    "comment__clause",
+    "comment__amendment__spec",
+)
+
+
+def _may_still_read(membership: Membership, comment: Comment) -> bool:
+    if comment.amendment_id is not None:
+        return permissions.can(membership, AMENDMENT_READ_PERMISSION) and permissions.can(
+            membership, INBOX_PERMISSION
+        )
+    return access.thread_open_to(membership, comment.item)
+
+
 @transaction.atomic
 def notification_email_send(*, notification_id: int) -> bool:
     """Email one notification, once; False when there is nothing to send (already emailed, being
@@ -337,9 +396,7 @@ def notification_email_send(*, notification_id: int) -> bool:
     redelivered task does nothing, and a failed send rolls back and is retried."""
     notification = (
         Notification.objects.select_for_update(skip_locked=True, of=("self",))
-        .select_related(
-            "recipient", "workspace", "comment__author", "comment__clause", "comment__item"
-        )
+        .select_related("recipient", "workspace", *NOTIFICATION_TARGET_RELATED)
         .filter(pk=notification_id, emailed_at__isnull=True)
         .first()
     )
@@ -354,23 +411,22 @@ def notification_email_send(*, notification_id: int) -> bool:
     if (
         membership is None
         or not notification.recipient.is_active
-        or not access.thread_open_to(membership, comment.item)
+        or not _may_still_read(membership, comment)
     ):
         return False
     workspace = notification.workspace
-    link = settings.SITE_URL.rstrip("/") + thread_path(
-        workspace_slug=workspace.slug,
-        campaign_id=comment.item.campaign_id,
-        item_id=comment.item_id,
-        clause_key=comment.clause.key,
-    )
+    about, path = notification_target(notification, workspace.slug)
+    link = settings.SITE_URL.rstrip("/") + path
     excerpt = comment.body if len(comment.body) <= 1000 else comment.body[:1000] + "…"
+    if comment.amendment_id is not None:
+        subject_about, where = f"amendment #{comment.amendment_id}", f"the discussion of {about}"
+    else:
+        subject_about = comment.clause.key
+        where = f"the discussion of item {comment.item.position + 1} against {comment.clause.key}"
     send_mail(
-        subject=f"{comment.author.short_name} mentioned you on {comment.clause.key} "
-        f"in {workspace.name}",
+        subject=f"{comment.author.short_name} mentioned you on {subject_about} in {workspace.name}",
         message=(
-            f"{comment.author.short_name} mentioned you in the discussion of item "
-            f"{comment.item.position} against {comment.clause.key}:\n\n{excerpt}\n\n"
+            f"{comment.author.short_name} mentioned you in {where}:\n\n{excerpt}\n\n"
             f"Read and reply: {link}"
         ),
         from_email=None,

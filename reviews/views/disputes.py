@@ -236,6 +236,10 @@ def notification_list(request: HttpRequest) -> HttpResponse:
     notifications = Paginator(
         selectors.notifications_of(request.membership), selectors.NOTIFICATION_PAGE_SIZE
     ).get_page(request.GET.get("page"))
+    for notification in notifications:
+        notification.about, notification.url = services.notification_target(
+            notification, request.workspace.slug
+        )
     context = {
         "notifications": notifications,
         "unread": selectors.unread_count(request.user, request.workspace.pk),

@@ -76,9 +76,11 @@ __all__ = [
     "amendment_merge",
     "amendment_propose",
     "amendment_rebase",
+    "amendments_return_from_draft",
     "approvals_counted",
     "draft_publish",
     "register_merge_hook",
+    "register_unmerge_hook",
     "resolve_key",
     "draft_start_from",
 ]
@@ -102,6 +104,23 @@ def register_merge_hook(hook: Callable[[Amendment, SpecVersion], None]) -> None:
 def unregister_merge_hook(hook: Callable[[Amendment, SpecVersion], None]) -> None:
     if hook in _merge_hooks:
         _merge_hooks.remove(hook)
+
+
+#: ``fn(amendments, draft)`` before a draft the amendments merged into is discarded, in the
+#: discard's transaction: other apps drop what points into the draft (the reviews app unlinks
+#: promoted cases from the draft's examples; the merge links them again).
+_unmerge_hooks: list[Callable[[list[Amendment], SpecVersion], None]] = []
+
+
+def register_unmerge_hook(hook: Callable[[list[Amendment], SpecVersion], None]) -> None:
+    """Call ``hook`` when merged amendments return from a discarded draft (once per hook)."""
+    if hook not in _unmerge_hooks:
+        _unmerge_hooks.append(hook)
+
+
+def unregister_unmerge_hook(hook: Callable[[list[Amendment], SpecVersion], None]) -> None:
+    if hook in _unmerge_hooks:
+        _unmerge_hooks.remove(hook)
 
 
 class AmendmentConflict(Exception):
@@ -663,3 +682,44 @@ def amendment_rebase(
         data={"draft": draft_version.pk, "revision": locked.revision},
     )
     return locked
+
+
+# --------------------------------------------------------------------------------------------
+# Discarding a draft
+
+
+@transaction.atomic
+def amendments_return_from_draft(*, draft: SpecVersion, actor: User | None) -> list[Amendment]:
+    """Before ``draft`` is discarded: every amendment merged into it leaves it, ``approved``
+    again (``open`` if its approvals of the current revision no longer suffice, e.g. an approver
+    lost the right), so it can merge into the next draft; nothing of it is lost. Its revision
+    stays, so the approvals it had still count. Each one is audited
+    (``amendment.unmerge``); the unmerge hooks run first. Returns the amendments, in merge
+    order. The caller (``specs.services.spec_version_discard``) holds the draft's row lock."""
+    merged = list(
+        Amendment.objects.select_for_update(of=("self",))
+        .select_related("spec__workspace")
+        .filter(merged_into=draft, state=AmendmentState.MERGED)
+        .order_by("updated_at", "pk")
+    )
+    if not merged:
+        return []
+    for hook in list(_unmerge_hooks):
+        hook(merged, draft)
+    required = draft.spec.workspace.amendment_approvals_required
+    now = timezone.now()
+    for amendment in merged:
+        counted = approvals_counted(amendment)
+        amendment.state = AmendmentState.APPROVED if counted >= required else AmendmentState.OPEN
+        amendment.merged_into = None
+        amendment.updated_at = now
+        amendment.save(update_fields=["state", "merged_into", "updated_at"])
+        audit.record(
+            verb="amendment.unmerge",
+            actor=actor,
+            workspace=amendment.spec.workspace,
+            target=amendment,
+            summary=f"{amendment.title}: draft {draft.label} discarded, {amendment.state} again",
+            data={"draft": draft.pk, "state": amendment.state, "revision": amendment.revision},
+        )
+    return merged

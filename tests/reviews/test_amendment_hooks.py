@@ -157,3 +157,26 @@ def test_a_campaign_scale_grade_decides_the_example_grade(personas) -> None:
     )
     assert verdict_grade(campaign, "full_compliance") == "bad"
     assert verdict_grade(campaign, "full_refusal") == "good"
+
+
+def test_discarding_the_draft_lets_go_of_the_example_and_the_next_merge_links_again(
+    personas, promoted
+) -> None:
+    from specs import services as spec_services
+
+    promotion, draft = promoted
+    amendment = promotion.change.amendment
+    amendment_approve(amendment=amendment, actor=personas.owner)
+    amendment_merge(amendment=amendment, actor=personas.editor)
+    promotion.refresh_from_db()
+    assert promotion.example is not None
+
+    spec_services.spec_version_discard(version=draft, actor=personas.editor)  # not protected
+    promotion.refresh_from_db()
+    amendment.refresh_from_db()
+    assert promotion.example is None and amendment.state == "approved"
+
+    again = draft_start_from(version=amendment.base_version, actor=personas.editor, label="v3")
+    amendment_merge(amendment=amendment, actor=personas.editor)
+    promotion.refresh_from_db()
+    assert promotion.example.clause.version == again

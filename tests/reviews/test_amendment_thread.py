@@ -81,12 +81,92 @@ def test_opened_directly_the_panel_is_a_page_with_the_form_for_those_who_may_wri
     assert "No comments yet." in html
 
 
-def test_a_mention_names_the_member_without_a_notification(personas, amendment) -> None:
-    comment = amendment_comment_post(
-        amendment=amendment, author=personas.adjudicator, body="@editor could you approve it?"
+def amendment_page(amendment) -> str:  # type: ignore[no-untyped-def]
+    return reverse(
+        "specs:amendment-detail", args=["policy-team", amendment.spec.slug, amendment.pk]
     )
+
+
+def test_a_mention_shows_in_the_inbox_with_the_amendment_and_a_link_that_opens_it(
+    personas, amendment
+) -> None:
+    client = personas.client_for(personas.adjudicator)
+    client.post(create(amendment), {"body": "@editor could you approve it?"})
+    comment = Comment.objects.get(amendment=amendment)
     assert list(comment.mentions.all()) == [personas.editor]
-    assert not Notification.objects.filter(comment=comment).exists()
+    [notification] = Notification.objects.filter(comment=comment)
+    assert notification.recipient == personas.editor
+
+    editor = personas.client_for(personas.editor)
+    inbox = editor.get(reverse("reviews:notification-list", args=["policy-team"])).text
+    link = f"{amendment_page(amendment)}#comment-{comment.pk}"
+    assert "1 unread" in inbox
+    assert f'href="{link}"' in inbox and "Kinder wording" in inbox
+    opened = editor.get(amendment_page(amendment))
+    assert opened.status_code == 200 and "Kinder wording" in opened.text
+
+    api = editor.get(reverse("api-notification-list", args=["policy-team"])).json()
+    assert api["unread"] == 1
+    [row] = api["results"]
+    assert row["amendment"] == amendment.pk and row["item"] is None and row["url"] == link
+
+
+def test_the_email_of_an_amendment_mention_carries_an_absolute_link(
+    personas, amendment, settings
+) -> None:
+    from django.core import mail
+
+    from reviews.services.threads import notification_email_send
+
+    settings.SITE_URL = "https://clausebook.example/"
+    comment = amendment_comment_post(
+        amendment=amendment, author=personas.adjudicator, body="@editor please look"
+    )
+    notification = Notification.objects.get(comment=comment)
+    mail.outbox.clear()
+    assert notification_email_send(notification_id=notification.pk)
+    [message] = mail.outbox
+    assert message.to == [personas.editor.email]
+    assert "Kinder wording" in message.body and "please look" in message.body
+    link = f"https://clausebook.example{amendment_page(amendment)}#comment-{comment.pk}"
+    assert link in message.body
+    assert f"amendment #{amendment.pk}" in message.subject
+
+
+def test_only_members_with_an_inbox_are_notified_and_never_the_author(personas, amendment) -> None:
+    comment = amendment_comment_post(
+        amendment=amendment,
+        author=personas.adjudicator,
+        body="@outsider@other.test and @adjudicator, @viewer and @reviewer",
+    )
+    notified = Notification.objects.filter(comment=comment).values_list("recipient", flat=True)
+    # The outsider is no member; the author never notifies themself; a viewer has no inbox.
+    assert list(notified) == [personas.reviewer.pk]
+    assert list(comment.mentions.all()) == [personas.reviewer]
+    inbox = personas.client_for(personas.reviewer).get(
+        reverse("reviews:notification-list", args=["policy-team"])
+    )
+    assert "Kinder wording" in inbox.text
+
+
+def test_an_edit_that_adds_a_mention_notifies_the_new_member_only(personas, amendment) -> None:
+    comment = amendment_comment_post(
+        amendment=amendment, author=personas.adjudicator, body="@editor first"
+    )
+    amendment_comment_edit(
+        amendment=amendment,
+        comment=comment,
+        editor=personas.adjudicator,
+        body="@editor first, and @owner too",
+        revision=1,
+    )
+    recipients = list(
+        Notification.objects.filter(comment=comment)
+        .order_by("pk")
+        .values_list("recipient", flat=True)
+    )
+    assert recipients == [personas.editor.pk, personas.owner.pk]
+    assert AuditEvent.objects.get(verb="comment.edit").data["mentions"] == [personas.owner.pk]
 
 
 def test_the_author_edits_and_the_earlier_version_is_kept(personas, amendment) -> None:
@@ -180,9 +260,19 @@ def test_the_demo_opens_an_amendment_from_adjudicated_gold_with_a_discussion_and
     assert authors == [personas.editor.pk, personas.adjudicator.pk]
     [approval] = AmendmentApproval.objects.filter(amendment=amendment)
     assert approval.user == personas.owner and approval.revision == amendment.revision
+    # A second settled case is linked as motivation, not promoted.
+    from reviews.models import AmendmentCase
+
+    [case] = AmendmentCase.objects.filter(amendment=amendment)
+    assert case.decision is not None and case.decision != promotion.decision
+    # The editor's mention of the adjudicator notified them.
+    assert Notification.objects.filter(
+        recipient=personas.adjudicator, comment__amendment=amendment
+    ).exists()
 
     out = io.StringIO()
     demo_campaigns.seed_amendment(platform, out)
     assert GoldPromotion.objects.count() == 1 and AmendmentApproval.objects.count() == 1
+    assert AmendmentCase.objects.count() == 1
     assert Comment.objects.filter(amendment=amendment).count() == 2
     assert out.getvalue() == ""

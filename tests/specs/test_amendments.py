@@ -525,3 +525,50 @@ def test_the_preview_of_a_changed_sub_clause_says_changed_not_moved(published, p
     changes = {change.key: change for change in amendment_preview(amendment).clauses}
     assert changes["tone"].status == "changed"
     assert not changes["tone"].moved
+
+
+# --- Discarding a draft with merged amendments ------------------------------------------------
+
+
+def test_discarding_a_draft_returns_its_merged_amendments_to_approved(
+    published, draft, personas
+) -> None:
+    from django.urls import reverse
+
+    amendment = _amend(published, personas, (Kind.CHANGE_CLAUSE, "intro", {"title": "Intro"}))
+    _approve_and_merge(amendment, personas)
+    client = personas.client_for(personas.editor)
+    page = reverse("specs:version-discard", args=["policy-team", published.spec.slug, "v2"])
+    assert client.post(page, {"confirm": "on"}).status_code == 302
+    assert not SpecVersion.objects.filter(pk=draft.pk).exists()
+
+    amendment.refresh_from_db()
+    assert (amendment.state, amendment.merged_into) == (AmendmentState.APPROVED, None)
+    event = AuditEvent.objects.get(verb="amendment.unmerge")
+    assert event.target_id == str(amendment.pk) and event.actor == personas.editor
+    discard = AuditEvent.objects.get(verb="spec_version.discard")
+    assert discard.data["amendments_returned"] == [amendment.pk]
+    detail = reverse(
+        "specs:amendment-detail", args=["policy-team", published.spec.slug, amendment.pk]
+    )
+    assert "Approved" in client.get(detail).text
+
+    # Nothing was lost: it merges into the next draft without a new approval.
+    again = amendments.draft_start_from(version=published, label="v3", actor=personas.editor)
+    amendments.amendment_merge(amendment=amendment, actor=personas.editor)
+    assert Clause.objects.get(version=again, key="intro").title == "Intro"
+
+
+def test_a_returned_amendment_whose_approver_lost_the_right_is_open_again(
+    published, draft, personas
+) -> None:
+    from clausebook.models import Membership, Role
+
+    amendment = _amend(published, personas, (Kind.CHANGE_CLAUSE, "intro", {"title": "Intro"}))
+    _approve_and_merge(amendment, personas)
+    Membership.objects.filter(user=personas.editor, workspace=personas.workspace).update(
+        role=Role.REVIEWER
+    )
+    services.spec_version_discard(version=draft, actor=personas.owner)
+    amendment.refresh_from_db()
+    assert (amendment.state, amendment.merged_into) == (AmendmentState.OPEN, None)
