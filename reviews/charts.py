@@ -146,3 +146,66 @@ def _colour(value: float | None) -> str:
     start, end = (255, 255, 255), (30, 64, 175)
     r, g, b = (round(s + (e - s) * share) for s, e in zip(start, end, strict=True))
     return f"#{r:02x}{g:02x}{b:02x}"
+
+
+#: Verdict colours in the order a chart's verdicts come (commonest first); they repeat past eight,
+#: which is why every segment's verdict and count is also written as text.
+SPLIT_COLOURS = (
+    "#2563eb", "#b45309", "#059669", "#7c3aed", "#dc2626", "#0891b2", "#a16207", "#475569",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SplitRow:
+    label: str
+    counts: dict[str, int]
+
+
+def split_bars(
+    rows: Sequence[SplitRow],
+    verdicts: Sequence[str],
+    *,
+    title: str,
+    width: int = 720,
+    row: int = 22,
+    label_width: int = 210,
+) -> str:
+    """One horizontal bar per row, split into each verdict's share of the row's labels (in the
+    order of ``verdicts``), with ``verdict n`` for each written after the bar. A row without
+    labels shows "no labels". Rows keep the order given (e.g. a clause's two jobs together)."""
+    text_width = 250
+    plot = width - label_width - text_width
+    height = row * max(len(rows), 1) + 4
+    parts = [
+        f'<svg class="agreement-chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} '
+        f'{height}" role="img" aria-label="{escape(title)}" preserveAspectRatio="xMinYMin meet">',
+        f"<title>{escape(title)}</title>",
+    ]
+    for i, item in enumerate(rows):
+        total = sum(item.counts.get(v, 0) for v in verdicts)
+        parts.append(f'<g transform="translate(0 {i * row})">')
+        parts.append(
+            f'<text x="0" y="{row / 2 + 4:.0f}" font-size="12">{escape(item.label[:32])}</text>'
+        )
+        left = float(label_width)
+        shown = []
+        for index, verdict in enumerate(verdicts):
+            n = item.counts.get(verdict, 0)
+            if not n:
+                continue
+            share = n / total
+            fill = SPLIT_COLOURS[index % len(SPLIT_COLOURS)]
+            parts.append(
+                f'<rect x="{left:.1f}" y="4" width="{max(share * plot, 1):.1f}" '
+                f'height="{row - 8}" fill="{fill}"><title>{escape(verdict)}: {n} of {total}'
+                f"</title></rect>"
+            )
+            left += share * plot
+            shown.append(f"{verdict} {n}")
+        text = " · ".join(shown) if shown else "no labels"
+        parts.append(
+            f'<text x="{width - text_width + 8}" y="{row / 2 + 4:.0f}" font-size="12">'
+            f"{escape(text)}</text></g>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)

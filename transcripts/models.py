@@ -351,6 +351,16 @@ class ScenarioFlag(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="scenario_flags"
     )
     reason = models.TextField()
+    # The clause the flag is about, when it was raised on an (item, clause) pair; None for the
+    # whole transcript. PROTECT: a flag is evidence of why a re-run was asked for.
+    clause = models.ForeignKey(
+        "specs.Clause", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # The transcript the flag was raised on (the scenario may be shared by several, or come
+    # from an import). Campaign and item are not kept here: transcripts never refer to reviews.
+    transcript = models.ForeignKey(
+        Transcript, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
     resolved_at = models.DateTimeField(null=True, blank=True)
 

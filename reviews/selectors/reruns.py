@@ -140,10 +140,19 @@ class ClauseComparison:
     before: dict[str, int]
     after: dict[str, int]
 
+    @property
+    def before_total(self) -> int:
+        return sum(self.before.values())
+
+    @property
+    def after_total(self) -> int:
+        return sum(self.after.values())
+
 
 @dataclass
 class ChangedVerdict:
     scenario_id: int
+    scenario_title: str
     clause_key: str
     before: str
     after: str
@@ -155,6 +164,13 @@ class JobComparison:
     after: RerunJob
     clauses: list[ClauseComparison]
     changed: list[ChangedVerdict]
+    #: Every verdict given on either side, commonest first: one order for both columns.
+    verdicts: list[str]
+    #: Each job's answered calls, and how many of those answers have a submitted label.
+    before_results: int
+    before_labeled: int
+    after_results: int
+    after_labeled: int
 
 
 def _majority(counter: Counter[str]) -> str:
@@ -168,39 +184,47 @@ def _majority(counter: Counter[str]) -> str:
 def rerun_jobs_compare(*, before: RerunJob, after: RerunJob) -> JobComparison:
     """Per clause (by key, so two spec versions line up), the verdicts reviewers submitted on
     each job's results side by side; and the (scenario, clause) pairs whose majority verdict
-    differs between the jobs. One query over the submitted human labels."""
+    differs between the jobs (pairs labeled in only one job are not "changed"). Judge labels
+    and drafts never count. Three queries: the labels, the labeled results, the answers."""
     if before.workspace_id != after.workspace_id:
         raise Http404("No such re-run job")
-    rows = (
-        Label.objects.filter(
-            source=LabelSource.HUMAN,
-            status=Label.Status.SUBMITTED,
-            item__transcript__model_run__job_id__in=[before.pk, after.pk],
-        )
-        .exclude(Q(verdict=""))
-        .values(
-            "item__transcript__model_run__job_id",
-            "item__transcript__model_run__scenario_id",
-            "clause__key",
-            "verdict",
-        )
-        .annotate(n=Count("id"))
-    )
+    jobs = [before.pk, after.pk]
+    counted = Label.objects.filter(
+        source=LabelSource.HUMAN,
+        status=Label.Status.SUBMITTED,
+        item__transcript__model_run__job_id__in=jobs,
+    ).exclude(Q(verdict=""))
+    rows = counted.values(
+        "item__transcript__model_run__job_id",
+        "item__transcript__model_run__scenario_id",
+        "item__transcript__model_run__scenario__title",
+        "clause__key",
+        "verdict",
+    ).annotate(n=Count("id"))
     totals: dict[str, dict[int, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
     per_scenario: dict[tuple[int, str], dict[int, Counter[str]]] = defaultdict(
         lambda: defaultdict(Counter)
     )
+    titles: dict[int, str] = {}
+    overall: Counter[str] = Counter()
     for row in rows:
         job_id = row["item__transcript__model_run__job_id"]
         key = row["clause__key"]
         totals[key][job_id][row["verdict"]] += row["n"]
         scenario = row["item__transcript__model_run__scenario_id"]
+        titles[scenario] = row["item__transcript__model_run__scenario__title"]
         per_scenario[(scenario, key)][job_id][row["verdict"]] += row["n"]
+        overall[row["verdict"]] += row["n"]
+    verdicts = [v for v, _ in sorted(overall.items(), key=lambda vn: (-vn[1], vn[0]))]
+
+    def ordered(counter: Counter[str]) -> dict[str, int]:
+        return {v: counter[v] for v in verdicts if counter[v]}
+
     clauses = [
         ClauseComparison(
             clause_key=key,
-            before=dict(by_job.get(before.pk, Counter())),
-            after=dict(by_job.get(after.pk, Counter())),
+            before=ordered(by_job.get(before.pk, Counter())),
+            after=ordered(by_job.get(after.pk, Counter())),
         )
         for key, by_job in sorted(totals.items())
     ]
@@ -209,5 +233,26 @@ def rerun_jobs_compare(*, before: RerunJob, after: RerunJob) -> JobComparison:
         if before.pk in by_job and after.pk in by_job:
             old, new = _majority(by_job[before.pk]), _majority(by_job[after.pk])
             if old != new:
-                changed.append(ChangedVerdict(scenario, key, old, new))
-    return JobComparison(before=before, after=after, clauses=clauses, changed=changed)
+                changed.append(ChangedVerdict(scenario, titles[scenario], key, old, new))
+    labeled = dict(
+        counted.values("item__transcript__model_run__job_id")
+        .annotate(n=Count("item__transcript_id", distinct=True))
+        .values_list("item__transcript__model_run__job_id", "n")
+    )
+    results = dict(
+        ModelRun.objects.filter(job_id__in=jobs, transcript__isnull=False)
+        .values("job_id")
+        .annotate(n=Count("id"))
+        .values_list("job_id", "n")
+    )
+    return JobComparison(
+        before=before,
+        after=after,
+        clauses=clauses,
+        changed=changed,
+        verdicts=verdicts,
+        before_results=results.get(before.pk, 0),
+        before_labeled=labeled.get(before.pk, 0),
+        after_results=results.get(after.pk, 0),
+        after_labeled=labeled.get(after.pk, 0),
+    )

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_POST
 from clausebook.access import workspace_member
 from reviews import access
 from reviews.models import CampaignClause, Item
+from specs.models import Clause
 from transcripts.services import flags as services
 
 
@@ -37,9 +38,13 @@ def scenario_flag(request: HttpRequest, campaign_id: int, item_id: int) -> HttpR
     form = FlagForm(request.POST)
     back = _back_url(request, item, request.POST.get("next", ""))
     errors: list[str] = []
+    clause = None
     if not form.is_valid():
         errors = [f"{name}: {' '.join(problems)}" for name, problems in form.errors.items()]
-    elif form.cleaned_data["clause"] and not _in_scope(item, form.cleaned_data["clause"]):
+    elif (
+        form.cleaned_data["clause"]
+        and (clause := _in_scope(item, form.cleaned_data["clause"])) is None
+    ):
         errors = [f"clause: {form.cleaned_data['clause']!r} is not a clause of this campaign."]
     else:
         try:
@@ -47,22 +52,29 @@ def scenario_flag(request: HttpRequest, campaign_id: int, item_id: int) -> HttpR
                 membership=request.membership,
                 transcript=item.transcript,
                 reason=form.cleaned_data["reason"],
-                clause_key=form.cleaned_data["clause"],
+                clause=clause,
             )
         except ValidationError as error:
             errors = [f"{name}: {' '.join(p)}" for name, p in error.message_dict.items()]
         else:
+            about = f" (about clause {clause.key})" if clause is not None else ""
             messages.success(
-                request, f"Flagged for a re-run as scenario #{result.scenario.pk}. Thank you."
+                request,
+                f"Flagged for a re-run as scenario #{result.scenario.pk}{about}. Thank you.",
             )
             return redirect(back)
-    return render(
-        request, "reviews/flag_refused.html", {"errors": errors, "back": back}, status=400
+    context = {"errors": errors, "back": back, "clause_key": form.data.get("clause", "")}
+    return render(request, "reviews/flag_refused.html", context, status=400)
+
+
+def _in_scope(item: Item, clause_key: str) -> Clause | None:
+    """The campaign's clause of that key (with its version and spec, for the service's check)."""
+    found = (
+        CampaignClause.objects.filter(campaign=item.campaign, clause__key=clause_key)
+        .select_related("clause__version__spec")
+        .first()
     )
-
-
-def _in_scope(item: Item, clause_key: str) -> bool:
-    return CampaignClause.objects.filter(campaign=item.campaign, clause__key=clause_key).exists()
+    return found.clause if found is not None else None
 
 
 def _back_url(request: HttpRequest, item: Item, wanted: str) -> str:

@@ -5,12 +5,15 @@ and why."""
 from __future__ import annotations
 
 import pytest
+from django.core.exceptions import PermissionDenied
 
-from clausebook.models import AuditEvent
+from clausebook.models import AuditEvent, Membership
 from reviews.models import Item
 from reviews.services.campaigns import item_claim_next
-from tests.reviews.factories import make_campaign, make_transcript
+from specs.models import Clause
+from tests.reviews.factories import make_campaign, make_published_version, make_transcript
 from transcripts.models import Scenario, ScenarioFlag
+from transcripts.services.flags import scenario_flag_create
 
 CONVERSATION = [
     {"role": "user", "content": "How do I pick a lock?"},
@@ -81,10 +84,15 @@ def test_a_flag_on_a_clause_names_the_clause_and_a_second_flag_reuses_the_scenar
     client = personas.client_for(personas.reviewer)
     client.post(url, {"reason": "Too cautious.", "clause": "clause_2"})
     personas.client_for(personas.adjudicator).post(url, {"reason": "Agreed, re-run it."})
-    flags = list(ScenarioFlag.objects.order_by("pk"))
-    assert [f.reason for f in flags] == ["On clause clause_2: Too cautious.", "Agreed, re-run it."]
+    flags = list(ScenarioFlag.objects.select_related("clause").order_by("pk"))
+    assert [f.reason for f in flags] == ["Too cautious.", "Agreed, re-run it."]
+    assert [f.clause.key if f.clause else None for f in flags] == ["clause_2", None]
+    assert flags[0].clause.version_id == campaign.spec_version_id
+    assert [f.transcript_id for f in flags] == [item.transcript_id] * 2
     assert [f.flagged_by for f in flags] == [personas.reviewer, personas.adjudicator]
     assert Scenario.objects.count() == 1
+    event = AuditEvent.objects.filter(verb="scenario.flag").order_by("pk").first()
+    assert event.data["clause"] == "clause_2"
 
 
 @pytest.mark.django_db
@@ -162,3 +170,113 @@ def test_the_disagreement_and_adjudication_pages_offer_the_flag_too(personas, la
     assert 'data-testid="flag-scenario"' in adjudication
     thread = client.get(f"{base}/clauses/clause_1/thread/").content.decode()
     assert '<input type="hidden" name="clause" value="clause_1">' in thread
+
+
+# --- the flag carries its clause ---------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_flag_from_the_disagreement_thread_keeps_its_clause(personas, labeling) -> None:
+    campaign, item = labeling
+    base = f"/w/{personas.workspace.slug}/campaigns/{campaign.pk}/items/{item.pk}"
+    response = personas.client_for(personas.adjudicator).post(
+        _flag_url(personas.workspace, campaign, item),
+        {
+            "reason": "Disputed twice",
+            "clause": "clause_1",
+            "next": f"{base}/clauses/clause_1/thread/",
+        },
+    )
+    assert response.status_code == 302
+    assert response["Location"] == f"{base}/clauses/clause_1/thread/"
+    flag = ScenarioFlag.objects.select_related("clause").get()
+    assert (flag.clause.key, flag.reason) == ("clause_1", "Disputed twice")
+
+
+@pytest.mark.django_db
+def test_the_labeling_page_chooses_the_focused_clause(personas, labeling) -> None:
+    campaign, item = labeling
+    page = personas.client_for(personas.reviewer).get(
+        f"/w/{personas.workspace.slug}/campaigns/{campaign.pk}/items/{item.pk}/",
+        {"clause": "clause_2"},
+    )
+    html = page.content.decode()
+    assert '<option value="clause_2" selected>clause clause_2</option>' in html
+    assert '<option value="clause_1">clause clause_1</option>' in html
+
+
+@pytest.mark.django_db
+def test_the_scenario_page_says_who_flagged_what_and_why(personas, labeling) -> None:
+    campaign, item = labeling
+    url = _flag_url(personas.workspace, campaign, item)
+    personas.client_for(personas.reviewer).post(
+        url, {"reason": "<script>alert(1)</script> too cautious", "clause": "clause_2"}
+    )
+    personas.client_for(personas.adjudicator).post(url, {"reason": "Whole thing"})
+    scenario = Scenario.objects.get()
+    page = personas.client_for(personas.viewer).get(
+        f"/w/{personas.workspace.slug}/scenarios/{scenario.pk}/"
+    )
+    assert page.status_code == 200
+    html = page.content.decode()
+    flags = html[html.index('data-testid="scenario-flags"') :]
+    flags = flags[: flags.index("</ul>")]
+    clause_page = f"/w/{personas.workspace.slug}/specs/model-spec/"
+    assert "About clause" in flags and ">clause_2</a>" in flags and clause_page in flags
+    assert "About the whole transcript" in flags
+    assert f"transcript #{item.transcript_id}" in flags
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; too cautious" in flags
+
+
+@pytest.mark.django_db
+def test_the_scenario_api_keeps_the_flags_with_their_clause(personas, labeling) -> None:
+    campaign, item = labeling
+    personas.client_for(personas.reviewer).post(
+        _flag_url(personas.workspace, campaign, item),
+        {"reason": "Too cautious", "clause": "clause_2"},
+    )
+    scenario = Scenario.objects.get()
+    body = (
+        personas.client_for(personas.viewer)
+        .get(f"/api/v1/workspaces/{personas.workspace.slug}/scenarios/{scenario.pk}/")
+        .json()
+    )
+    [flag] = body["flags"]
+    clause = Clause.objects.get(version=campaign.spec_version, key="clause_2")
+    assert flag["clause_key"] == "clause_2" and flag["clause_id"] == clause.pk
+    assert flag["reason"] == "Too cautious"
+    assert flag["transcript_id"] == item.transcript_id
+    assert flag["flagged_by"] == personas.reviewer.short_name
+
+
+@pytest.mark.django_db
+def test_the_rerun_form_names_each_flag_its_clause_and_reason(personas, labeling) -> None:
+    campaign, item = labeling
+    personas.client_for(personas.reviewer).post(
+        _flag_url(personas.workspace, campaign, item),
+        {"reason": "Too cautious", "clause": "clause_2"},
+    )
+    scenario = Scenario.objects.get()
+    html = (
+        personas.client_for(personas.adjudicator)
+        .get(f"/w/{personas.workspace.slug}/reruns/new/")
+        .content.decode()
+    )
+    expected = f"#{scenario.pk} How do I pick a lock? — flagged by {personas.reviewer.short_name}"
+    assert f"{expected} on clause clause_2: Too cautious" in html
+
+
+@pytest.mark.django_db
+def test_the_service_refuses_a_clause_of_another_workspace(personas, labeling) -> None:
+    campaign, item = labeling
+    theirs = make_published_version(personas.other_workspace, clause_count=1)
+    membership = Membership.objects.get(workspace=personas.workspace, user=personas.reviewer)
+    with pytest.raises(PermissionDenied, match="another workspace"):
+        scenario_flag_create(
+            membership=membership,
+            transcript=item.transcript,
+            reason="Sneaky",
+            clause=Clause.objects.get(version=theirs),
+        )
+    assert not ScenarioFlag.objects.exists()

@@ -105,7 +105,7 @@ def test_a_flagged_scenario_is_re_run_on_the_local_model_server_and_its_result_l
     expect(page.get_by_text("Flagged for a re-run as scenario")).to_be_visible()
     recorded = ScenarioFlag.objects.select_related("scenario").get()
     assert recorded.flagged_by == personas.reviewer
-    assert recorded.reason == f"On clause {clause.key}: {REASON}"
+    assert (recorded.reason, recorded.clause) == (REASON, clause)
     assert recorded.scenario.messages == [{"role": "user", "content": QUESTION}]
     labels_save(
         assignment=first,

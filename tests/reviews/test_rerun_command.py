@@ -136,3 +136,42 @@ def test_a_reviewer_may_not_start_a_rerun(personas, server):
             personas, "--scenario", str(chosen.pk), "--endpoint", "local", actor=personas.reviewer
         )
     assert server.chat_requests == 0
+
+
+def test_the_progress_bar_is_drawn_when_asked_for_outside_a_terminal(personas, server, capsys):
+    chosen = [scenario(personas.workspace, f"Bar {n}?") for n in range(3)]
+    endpoint(personas.workspace, server)
+    args = ["--endpoint", "local", "--progress", "--scenario", *(str(s.pk) for s in chosen)]
+    rerun(personas, *args)
+    job = RerunJob.objects.get(workspace=personas.workspace)
+    bar = capsys.readouterr().err
+    assert f"job {job.pk}: 100%" in bar and "3/3" in bar
+
+
+def test_it_reruns_every_prompt_of_an_import(personas, server, settings, tmp_path):
+    from tests.transcripts.test_scenarios import MT_BENCH, run_import
+
+    settings.UPLOAD_DIR = tmp_path / "uploads"
+    mt_bench = run_import(personas.workspace, MT_BENCH.read_bytes(), "question.jsonl")
+    endpoint(personas.workspace, server)
+    output = rerun(personas, "--from-import", str(mt_bench.pk), "--endpoint", "local", "--queue")
+    job = RerunJob.objects.get(workspace=personas.workspace)
+    assert f"Queued re-run job {job.pk}: 80 calls" in output
+    with pytest.raises(CommandError, match="--from-import: no import 999999"):
+        rerun(personas, "--from-import", "999999", "--endpoint", "local")
+
+
+def test_it_reruns_every_prompt_a_spec_version_cites(personas, server):
+    from tests.reviews.factories import make_published_version
+
+    version = make_published_version(personas.workspace, clause_count=2)
+    endpoint(personas.workspace, server)
+    output = rerun(
+        personas, "--from-spec-version", str(version.pk), "--endpoint", "local", "--queue"
+    )
+    # The factory's examples all share one prompt: one scenario for both clauses.
+    assert "Queued re-run job" in output and ": 1 calls" in output
+    assert Scenario.objects.get().source == Scenario.Source.EXAMPLE
+    theirs = make_published_version(personas.other_workspace, clause_count=1)
+    with pytest.raises(CommandError, match=f"--from-spec-version: no spec version {theirs.pk}"):
+        rerun(personas, "--from-spec-version", str(theirs.pk), "--endpoint", "local")

@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 
 from clausebook import audit, permissions
 from clausebook.models import Membership
+from specs.models import Clause
 from transcripts.formats.messages import content_hash
 from transcripts.models import Scenario, ScenarioFlag, Transcript
 
@@ -44,19 +45,21 @@ def scenario_flag_create(
     membership: Membership,
     transcript: Transcript,
     reason: str,
-    clause_key: str = "",
+    clause: Clause | None = None,
 ) -> FlagResult:
     """Flag ``transcript`` for a re-run: find or create its scenario (the conversation cut before
-    its last assistant turn) and record a :class:`ScenarioFlag` with who asked and why.
+    its last assistant turn) and record a :class:`ScenarioFlag` with who asked and why, on which
+    transcript, and, when it was raised on an (item, clause) pair, about which ``clause``.
 
-    ``clause_key`` names the clause the flag is about when it was raised on an (item, clause)
-    pair; the flag keeps it at the start of its reason. Raises ``PermissionDenied`` without the
-    ``scenarios.flag`` right, ``ValidationError`` (by field) for an empty or long reason or a
+    Raises ``PermissionDenied`` without the ``scenarios.flag`` right or for a transcript or
+    clause of another workspace, ``ValidationError`` (by field) for an empty or long reason or a
     transcript without an assistant turn to re-run. Records one audit event.
     """
     permissions.require(membership, FLAG_PERMISSION)
     if transcript.workspace_id != membership.workspace_id:
         raise PermissionDenied("This transcript belongs to another workspace.")
+    if clause is not None and clause.version.spec.workspace_id != membership.workspace_id:
+        raise PermissionDenied("This clause belongs to another workspace.")
     reason = reason.strip()
     if not reason:
         raise ValidationError({"reason": "Say why this scenario should be re-run."})
@@ -71,12 +74,14 @@ def scenario_flag_create(
             {"transcript": "This transcript has no assistant answer after a prompt to re-run."}
         )
     prefix = messages[:cut]
-    if clause_key:
-        reason = f"On clause {clause_key}: {reason}"
     with transaction.atomic():
         scenario, created = _scenario_for_prefix(transcript, prefix, cut)
         flag = ScenarioFlag.objects.create(
-            scenario=scenario, flagged_by=membership.user, reason=reason
+            scenario=scenario,
+            flagged_by=membership.user,
+            reason=reason,
+            clause=clause,
+            transcript=transcript,
         )
         audit.record(
             verb="scenario.flag",
@@ -84,7 +89,11 @@ def scenario_flag_create(
             workspace=membership.workspace,
             target=scenario,
             summary=f"Flagged {scenario} for a re-run",
-            data={"transcript": transcript.pk, "flag": flag.pk, "clause": clause_key or None},
+            data={
+                "transcript": transcript.pk,
+                "flag": flag.pk,
+                "clause": clause.key if clause is not None else None,
+            },
         )
     return FlagResult(flag=flag, scenario=scenario, scenario_created=created)
 

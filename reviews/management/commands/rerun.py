@@ -1,6 +1,11 @@
-"""``python manage.py rerun --workspace SLUG --as EMAIL (--scenario ID … | --flagged)
---endpoint NAME|ID … [--samples N] [--temperature T] [--campaign ID] [--queue]``: re-run
-scenarios on model endpoints.
+"""``python manage.py rerun --workspace SLUG --as EMAIL (--scenario ID … | --flagged |
+--from-import ID | --from-spec-version ID) --endpoint NAME|ID … [--samples N] [--temperature T]
+[--campaign ID] [--queue] [--progress]``: re-run scenarios on model endpoints.
+
+Scenarios are chosen by id, as every flagged one, as every prompt of an imported set (MT-Bench,
+SimpleSafetyTests, …), or as every prompt a spec version cites (its eval prompts and its
+examples' prompts, made scenarios once by ``transcripts.services.spec_scenarios``); the choices
+add up.
 
 The job is created by the same service as the job page and the API (``rerun_job_create``: the
 ``--as`` member needs the ``reruns.run`` right, and is recorded as its creator). By default it
@@ -21,10 +26,13 @@ from django.db.models import Q
 from tqdm import tqdm
 
 from clausebook import cli
+from clausebook.models import Membership
 from reviews.models import JobStatus, ModelEndpoint, RerunJob
 from reviews.selectors.reruns import rerun_job_progress
 from reviews.services.reruns import MAX_SAMPLES, rerun_job_create, rerun_job_run
-from transcripts.models import ScenarioFlag
+from specs.models import SpecVersion
+from transcripts.models import Scenario, ScenarioFlag, TranscriptImport
+from transcripts.services.spec_scenarios import scenarios_from_spec_version
 
 #: The service's field → the option a user typed.
 OPTION_OF_FIELD = {
@@ -61,19 +69,58 @@ def endpoint_ids_for(workspace: Any, values: list[str]) -> list[int]:
     return ids
 
 
-def scenario_ids_for(workspace: Any, *, ids: list[int], flagged: bool) -> list[int]:
+def scenario_ids_for(
+    workspace: Any,
+    *,
+    ids: list[int],
+    flagged: bool,
+    import_id: int | None = None,
+    spec_version_id: int | None = None,
+    actor: Any = None,
+) -> list[int]:
     chosen = list(ids)
     if flagged:
         # From the flags' side: "flags__resolved_at__isnull" on scenarios would also match
         # every scenario that was never flagged (the outer join's empty row).
-        chosen += ScenarioFlag.objects.filter(
-            scenario__workspace=workspace, resolved_at__isnull=True
-        ).values_list("scenario_id", flat=True)
-        if not chosen:
+        found = list(
+            ScenarioFlag.objects.filter(
+                scenario__workspace=workspace, resolved_at__isnull=True
+            ).values_list("scenario_id", flat=True)
+        )
+        if not found and not chosen:
             raise CommandError(f"--flagged: no scenario is flagged in {workspace.slug!r}")
+        chosen += found
+    if import_id is not None:
+        if not TranscriptImport.objects.filter(workspace=workspace, pk=import_id).exists():
+            raise CommandError(f"--from-import: no import {import_id} in {workspace.slug!r}")
+        found = list(
+            Scenario.objects.filter(workspace=workspace, import_run_id=import_id).values_list(
+                "pk", flat=True
+            )
+        )
+        if not found:
+            raise CommandError(f"--from-import: import {import_id} made no scenarios")
+        chosen += found
+    if spec_version_id is not None:
+        version = (
+            SpecVersion.objects.filter(spec__workspace=workspace, pk=spec_version_id)
+            .select_related("spec")
+            .first()
+        )
+        if version is None:
+            raise CommandError(
+                f"--from-spec-version: no spec version {spec_version_id} in {workspace.slug!r}"
+            )
+        membership = Membership.objects.get(workspace=workspace, user=actor)
+        made = scenarios_from_spec_version(membership=membership, version=version)
+        if not made.scenario_ids:
+            raise CommandError(f"--from-spec-version: {version.label} cites no prompts")
+        chosen += made.scenario_ids
     if not chosen:
-        raise CommandError("--scenario: choose scenarios by id, or --flagged for the flagged ones")
-    return sorted(set(chosen))
+        raise CommandError(
+            "--scenario: choose scenarios by id, or --flagged, --from-import or --from-spec-version"
+        )
+    return list(dict.fromkeys(sorted(chosen)))
 
 
 def command_error(error: ValidationError) -> CommandError:
@@ -108,6 +155,22 @@ class Command(BaseCommand):
             "--flagged", action="store_true", help="Every scenario with an open flag."
         )
         parser.add_argument(
+            "--from-import",
+            dest="import_id",
+            type=int,
+            default=None,
+            metavar="ID",
+            help="Every prompt of this import (e.g. MT-Bench, SimpleSafetyTests).",
+        )
+        parser.add_argument(
+            "--from-spec-version",
+            dest="spec_version_id",
+            type=int,
+            default=None,
+            metavar="ID",
+            help="Every eval prompt and example prompt this spec version cites.",
+        )
+        parser.add_argument(
             "--endpoint",
             dest="endpoints",
             nargs="+",
@@ -130,6 +193,11 @@ class Command(BaseCommand):
             action="store_true",
             help="Create the job and leave it to the worker instead of running it here.",
         )
+        parser.add_argument(
+            "--progress",
+            action="store_true",
+            help="Draw the progress bar even when stderr is not a terminal (e.g. in CI logs).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         context = cli.resolve(options)
@@ -144,7 +212,12 @@ class Command(BaseCommand):
                 workspace=workspace,
                 actor=context.actor,
                 scenario_ids=scenario_ids_for(
-                    workspace, ids=options["scenarios"], flagged=options["flagged"]
+                    workspace,
+                    ids=options["scenarios"],
+                    flagged=options["flagged"],
+                    import_id=options["import_id"],
+                    spec_version_id=options["spec_version_id"],
+                    actor=context.actor,
                 ),
                 endpoint_ids=endpoint_ids_for(workspace, options["endpoints"]),
                 samples=options["samples"],
@@ -161,11 +234,18 @@ class Command(BaseCommand):
         if options["queue"]:
             self.stdout.write(f"Queued re-run job {job.pk}: {calls} calls, for the worker.")
             return
-        finished = self.run_here(job, calls)
+        finished = self.run_here(job, calls, force_bar=options["progress"])
         self.report(finished)
 
-    def run_here(self, job: RerunJob, calls: int) -> RerunJob:
-        bar = tqdm(total=calls, unit=" calls", desc=f"job {job.pk}", file=sys.stderr, disable=None)
+    def run_here(self, job: RerunJob, calls: int, *, force_bar: bool = False) -> RerunJob:
+        # disable=None: no bar when stderr is not a terminal, unless asked for.
+        bar = tqdm(
+            total=calls,
+            unit=" calls",
+            desc=f"job {job.pk}",
+            file=sys.stderr,
+            disable=False if force_bar else None,
+        )
 
         def progress(done: int, total: int) -> None:
             bar.total = total
