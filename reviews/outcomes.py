@@ -266,14 +266,16 @@ def outcomes_refresh_campaign(*, campaign: Campaign, actor: User | None = None) 
 # What deciding the pairs of some items needs, in one statement (the hot path runs it on every
 # submit): the counted verdicts (``Label.objects.counted()``: a human's, submitted; the source and
 # status come in as parameters from there), the outcome rows, and the current gold decisions with
-# their agreeing reviewers. Each part is one index range on ``item_id``.
+# their agreeing reviewers. Each part is one index range on ``item_id``; the votes name their
+# campaign too, so that the counted-labels index (campaign, clause, item) is an exact range as
+# well: a planner without fresh statistics picked it and read every counted label of the table.
 _PAIRS_SQL = """
     SELECT
       (SELECT coalesce(json_agg(json_build_array(
                   l.item_id, l.clause_id, l.reviewer_id, l.verdict, l.severity)), '[]'::json)
          FROM reviews_label l
-        WHERE l.item_id = ANY(%(items)s) AND l.clause_id = ANY(%(clauses)s)
-          AND l.source = %(source)s AND l.status = %(status)s),
+        WHERE l.campaign_id = %(campaign)s AND l.item_id = ANY(%(items)s)
+          AND l.clause_id = ANY(%(clauses)s) AND l.source = %(source)s AND l.status = %(status)s),
       (SELECT coalesce(json_agg(json_build_array(
                   o.item_id, o.clause_id, o.state, o.verdict_count, o.top_verdict)), '[]'::json)
          FROM reviews_outcome o
@@ -309,7 +311,7 @@ _ITEM_STATES_SQL = """
 
 
 def _read_pairs(
-    item_ids: list[int], targets: list[int]
+    campaign_id: int, item_ids: list[int], targets: list[int]
 ) -> tuple[
     dict[tuple[int, int], list[_Vote]],
     dict[tuple[int, int], tuple[str, int, str]],
@@ -321,6 +323,7 @@ def _read_pairs(
         cursor.execute(
             _PAIRS_SQL,
             {
+                "campaign": campaign_id,
                 "items": item_ids,
                 "clauses": targets,
                 "source": LabelSource.HUMAN,
@@ -354,7 +357,7 @@ def _refresh(
     scope = campaign_scope(campaign.pk).ids
     targets = [clause_id for clause_id in scope if only is None or clause_id in only]
     item_ids = [item.pk for item in items]
-    votes, outcomes, current = _read_pairs(item_ids, targets)
+    votes, outcomes, current = _read_pairs(campaign.pk, item_ids, targets)
     severity_scale = [entry["value"] for entry in campaign.severity_scale]
     rows: list[tuple[int, int, str, int, str]] = []
     appends: list[_GoldAppend] = []

@@ -112,11 +112,14 @@ def labeling_page(
     clauses = list(campaign_scope(campaign.pk).clauses)
     labels: dict[int, Label] = {}
     others: dict[int, list[Label]] = defaultdict(list)
-    visible = access.labels_on_item(membership, item, assignment)
     if access.others_labels_open(membership, campaign, assignment):
-        visible = visible.select_related("reviewer", "judge_run__endpoint").order_by(
-            "source", "reviewer__email", "judge_run_id"
+        visible = (
+            access.labels_on_item(membership, item, assignment)
+            .select_related("reviewer", "judge_run__endpoint")
+            .order_by("source", "reviewer__email", "judge_run_id")
         )
+    else:
+        visible = access.own_labels_on_item(membership, item)
     for label in visible:
         if label.source == LabelSource.HUMAN and label.reviewer_id == membership.user_id:
             labels[label.clause_id] = label

@@ -10,6 +10,7 @@ from django.http import Http404
 from clausebook.models import Membership
 from reviews import access
 from reviews.models import Label
+from reviews.selectors.labels import labeling_page
 from reviews.services.campaigns import item_claim_next
 from reviews.services.labels.core import LabelInput
 from reviews.services.labels.judge import judge_label_record
@@ -144,6 +145,20 @@ def test_the_labeling_pages_plain_read_shows_exactly_what_visible_to_allows(
             Label.objects.visible_to(membership).filter(item=item).values_list("pk", flat=True)
         )
         assert page_read == rule, (user.email, blind)
+        # What the page itself shows (its own labels read apart while others' are closed).
+        page = labeling_page(item=item, assignment=assignment, membership=membership)
+        shown = {label.pk for label in page.labels.values()} | {
+            label.pk for labels in page.others.values() for label in labels
+        }
+        assert shown == rule, (user.email, blind)
+        for label in page.labels.values():
+            stored = Label.objects.get(pk=label.pk)
+            assert (label.verdict, label.spans, label.revision, label.updated_at) == (
+                stored.verdict,
+                stored.spans,
+                stored.revision,
+                stored.updated_at,
+            )
     # Somebody's own page mid-item reads their own labels only, with no per-row subquery.
     membership = _membership(personas, personas.reviewer)
     sql = str(access.labels_on_item(membership, item, mine).query)
