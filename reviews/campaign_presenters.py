@@ -213,6 +213,9 @@ ACTIVITY_SENTENCES: dict[str, str] = {
     "amendment.approve": "Approved an amendment",
     "amendment.merge": "Merged an amendment into the draft",
     "amendment.rebase": "Rebased an amendment on the draft",
+    "amendment.unmerge": "Returned an amendment from a discarded draft",
+    "amendment.case_link": "Linked a motivating case to an amendment",
+    "amendment.case_unlink": "Unlinked a case from an amendment",
     "clause_alias.confirm": "Confirmed a clause rename",
     "clause_alias.reject": "Rejected a clause rename",
     # transcripts
@@ -230,6 +233,7 @@ ACTIVITY_SENTENCES: dict[str, str] = {
     "campaign.close": "Closed a campaign",
     "campaign.reviewers_add": "Seated reviewers on a campaign",
     "campaign.reviewer_remove": "Removed a reviewer from a campaign",
+    "campaign.items_add": "Added transcripts to a campaign",
     "assignment.claim": "Claimed an item",
     "assignment.submit": "Submitted an item",
     "assignment.skip": "Skipped an item",

@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
 from clausebook.models import Role, User, Workspace
-from reviews.models import Campaign, CampaignReviewer
+from reviews.models import Campaign, CampaignReviewer, RerunJob
 from reviews.selectors.campaigns import (
     SCOPE_MODES,
     TRANSCRIPT_SOURCES,
@@ -102,6 +102,8 @@ SHOWN_WHEN = {
     "import_run": ("source", "import"),
     "tag": ("source", "tag"),
     "search": ("source", "search"),
+    "ids": ("source", "ids"),
+    "rerun_job": ("source", "rerun"),
     "verdict_custom": ("verdict_preset", "custom"),
 }
 
@@ -114,7 +116,9 @@ class CampaignForm(forms.Form):
     The clause pickers list the clauses of the chosen version (the newest published one until
     the user picks another; the page then reloads the pickers)."""
 
-    SOURCES = [(key, label) for key, label in TRANSCRIPT_SOURCES.items() if key != "ids"]
+    SOURCES = [
+        (key, label) for key, label in TRANSCRIPT_SOURCES.items() if key not in ("ids", "rerun")
+    ]
     PRESETS = [
         ("default", "Complies / violates / borderline / not applicable"),
         ("xstest", "XSTest: full compliance / full refusal / partial refusal"),
@@ -324,3 +328,83 @@ class ReviewerRemoveForm(CampaignLifecycleForm):
 
 class SkipForm(forms.Form):
     reason = forms.CharField(max_length=300, widget=forms.TextInput(attrs={"placeholder": "Why?"}))
+
+
+class CampaignItemsAddForm(forms.Form):
+    """The add-transcripts page: the transcripts chosen as on the new-campaign form (plus listed
+    ids and a re-run job's results), resolved by the same service call as the API's."""
+
+    SOURCES = list(TRANSCRIPT_SOURCES.items())
+
+    source = forms.ChoiceField(choices=SOURCES, initial="import", label="Transcripts")
+    import_run = forms.ModelChoiceField(
+        queryset=TranscriptImport.objects.none(), required=False, label="Import"
+    )
+    tag = forms.CharField(required=False, max_length=60)
+    search = forms.CharField(required=False, max_length=200, label="Search text")
+    ids = forms.CharField(
+        required=False,
+        label="Transcript ids",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Separated by spaces, commas or new lines.",
+    )
+    rerun_job = forms.ModelChoiceField(
+        queryset=RerunJob.objects.none(), required=False, label="Re-run job"
+    )
+    limit = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=1_000_000,
+        label="Limit",
+        help_text="At most this many of the chosen transcripts (the first ones, by id).",
+    )
+
+    def __init__(self, *args: Any, campaign: Campaign, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.campaign = campaign
+        workspace = campaign.workspace
+        self.fields["import_run"].queryset = TranscriptImport.objects.filter(
+            workspace=workspace
+        ).order_by("-created_at")
+        self.fields["import_run"].label_from_instance = lambda r: (
+            f"#{r.pk} {r.filename or r.source} ({r.created_count})"
+        )
+        self.fields["rerun_job"].queryset = RerunJob.objects.filter(workspace=workspace).order_by(
+            "-created_at"
+        )
+        self.fields["rerun_job"].label_from_instance = lambda job: (
+            f"#{job.pk} {job.get_status_display().lower()}, {job.created_at:%Y-%m-%d %H:%M}"
+        )
+
+    def clean_ids(self) -> list[int]:
+        raw = self.cleaned_data.get("ids", "")
+        tokens = raw.replace(",", " ").split()
+        bad = [token for token in tokens if not token.isdigit() or int(token) < 1]
+        if bad:
+            shown = ", ".join(repr(token[:20]) for token in bad[:10])
+            raise ValidationError(f"Not transcript ids (whole numbers): {shown}.")
+        if len(tokens) > 100_000:
+            raise ValidationError("List at most 100,000 ids at once.")
+        return [int(token) for token in tokens]
+
+    def shown(self) -> dict[str, bool]:
+        """For each conditional field, whether the chosen source needs it."""
+        source = str(self["source"].value() or "")
+        return {
+            name: source == value
+            for name, (controller, value) in SHOWN_WHEN.items()
+            if controller == "source"
+        }
+
+    def transcript_choice(self) -> TranscriptChoice:
+        data = getattr(self, "cleaned_data", {})
+        import_run, job = data.get("import_run"), data.get("rerun_job")
+        return TranscriptChoice(
+            source=data.get("source") or "import",
+            import_id=import_run.pk if import_run else None,
+            tag=data.get("tag", ""),
+            search=data.get("search", ""),
+            ids=data.get("ids") or [],
+            rerun_job_id=job.pk if job else None,
+            limit=data.get("limit"),
+        )

@@ -22,6 +22,7 @@ urlpatterns = [
         views.campaign_reviewer_remove,
         name="campaign-reviewer-remove",
     ),
+    path(_campaign + "items/add/", views.campaign_items_add, name="campaign-items-add"),
     path(_campaign + "claim/", views.claim_next, name="claim-next"),
     path("queue/", views.queue, name="queue"),
     path(_item, labeling.label_item, name="label-item"),

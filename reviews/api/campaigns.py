@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Exists, OuterRef, QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import (
@@ -155,7 +156,53 @@ class SpecVersionRefField(serializers.Field):
         return value
 
 
-class CampaignInput(serializers.Serializer):
+class TranscriptChoiceInput(serializers.Serializer):
+    """How transcripts are chosen, for a new campaign and for adding to one: resolved by the
+    one resolver (``reviews.selectors.campaigns.transcript_ids_matching``) in both cases.
+
+    ``transcript_source`` defaults to ``ids``, ``import``, ``tag``, ``search`` or ``rerun``
+    after the first of those fields given, else ``all``."""
+
+    transcript_source = serializers.ChoiceField(
+        choices=list(selectors.TRANSCRIPT_SOURCES), required=False
+    )
+    transcript_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, max_length=1_000_000
+    )
+    transcript_import = serializers.IntegerField(required=False, min_value=1)
+    transcript_tag = serializers.CharField(required=False, max_length=60)
+    transcript_search = serializers.CharField(required=False, max_length=200)
+    rerun_job = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        help_text="A re-run job's id: the transcripts its calls produced.",
+    )
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=1_000_000)
+
+    _SOURCE_FIELDS = (
+        ("transcript_ids", "ids"),
+        ("transcript_import", "import"),
+        ("transcript_tag", "tag"),
+        ("transcript_search", "search"),
+        ("rerun_job", "rerun"),
+    )
+
+    def transcript_choice(self, data: dict[str, Any]) -> selectors.TranscriptChoice:
+        source = data.get("transcript_source") or next(
+            (source for name, source in self._SOURCE_FIELDS if name in data), "all"
+        )
+        return selectors.TranscriptChoice(
+            source=source,
+            import_id=data.get("transcript_import"),
+            tag=data.get("transcript_tag", ""),
+            search=data.get("transcript_search", ""),
+            ids=data.get("transcript_ids", []),
+            rerun_job_id=data.get("rerun_job"),
+            limit=data.get("limit"),
+        )
+
+
+class CampaignInput(TranscriptChoiceInput):
     """The raw choices, resolved by ``campaign_create`` exactly as the form's are.
 
     A script needs nothing but what the spec API shows: name the version by spec slug and label
@@ -164,8 +211,7 @@ class CampaignInput(serializers.Serializer):
     "reviewers": ["ada@example.org"], "open": true}``. The response carries the ids.
 
     ``scope`` defaults to ``list`` when ``clause_keys`` are given, ``subtree`` when
-    ``parent_key`` is, else ``all``; ``transcript_source`` to ``ids``, ``import``, ``tag`` or
-    ``search`` after the first of those fields given, else ``all``.
+    ``parent_key`` is, else ``all``; ``transcript_source`` as in ``TranscriptChoiceInput``.
     """
 
     title = serializers.CharField(max_length=200)
@@ -186,16 +232,6 @@ class CampaignInput(serializers.Serializer):
         default=list,
         help_text="With scope list: the keys of the clauses in scope, in the order to show.",
     )
-    transcript_source = serializers.ChoiceField(
-        choices=list(selectors.TRANSCRIPT_SOURCES), required=False
-    )
-    transcript_ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False, max_length=1_000_000
-    )
-    transcript_import = serializers.IntegerField(required=False, min_value=1)
-    transcript_tag = serializers.CharField(required=False, max_length=60)
-    transcript_search = serializers.CharField(required=False, max_length=200)
-    limit = serializers.IntegerField(required=False, min_value=1, max_value=1_000_000)
     reviewers = serializers.ListField(
         child=serializers.EmailField(),
         required=False,
@@ -221,13 +257,6 @@ class CampaignInput(serializers.Serializer):
         help_text="Open the campaign at once (needs at least k reviewers); else it is a draft.",
     )
 
-    _SOURCE_FIELDS = (
-        ("transcript_ids", "ids"),
-        ("transcript_import", "import"),
-        ("transcript_tag", "tag"),
-        ("transcript_search", "search"),
-    )
-
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
         scope = data.get("scope") or (
             "list" if data["clause_keys"] else "subtree" if data["parent_key"] else "all"
@@ -235,17 +264,7 @@ class CampaignInput(serializers.Serializer):
         data["scope_choice"] = selectors.ScopeChoice(
             mode=scope, root_key=data["parent_key"], keys=data["clause_keys"]
         )
-        source = data.get("transcript_source") or next(
-            (source for name, source in self._SOURCE_FIELDS if name in data), "all"
-        )
-        data["transcript_choice"] = selectors.TranscriptChoice(
-            source=source,
-            import_id=data.get("transcript_import"),
-            tag=data.get("transcript_tag", ""),
-            search=data.get("transcript_search", ""),
-            ids=data.get("transcript_ids", []),
-            limit=data.get("limit"),
-        )
+        data["transcript_choice"] = self.transcript_choice(data)
         return data
 
 
@@ -309,6 +328,24 @@ class AssignmentOutput(serializers.ModelSerializer):
 
 class SkipInput(serializers.Serializer):
     reason = serializers.CharField(max_length=300)
+
+
+class ItemsAddInput(TranscriptChoiceInput):
+    """Transcripts to add to a campaign, chosen as for a new one, e.g.
+    ``{"transcript_ids": [4, 5]}``, ``{"transcript_tag": "xstest"}`` or ``{"rerun_job": 3}``.
+    Sending the same choice again adds nothing more."""
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        data["transcript_choice"] = self.transcript_choice(data)
+        return data
+
+
+class ItemsAddOutput(serializers.Serializer):
+    added = serializers.IntegerField(help_text="Items created by this request.")
+    already_in_campaign = serializers.IntegerField(
+        source="already", help_text="Chosen transcripts the campaign had already (skipped)."
+    )
+    item_count = serializers.IntegerField(help_text="The campaign's items, afterwards.")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -491,10 +528,61 @@ class CampaignReviewersView(WorkspaceAPIMixin, APIView):
         )
 
 
+def _on_source_field(error: DjangoValidationError, data: dict[str, Any]) -> DjangoValidationError:
+    """The resolver names ``transcripts``; the client named a field of this input: say that one
+    (``transcript_ids`` for an id of another workspace, ``rerun_job`` for an empty job...)."""
+    if not hasattr(error, "error_dict") or "transcripts" not in error.error_dict:
+        return error
+    source = data["transcript_choice"].source
+    field = next(
+        (name for name, named in TranscriptChoiceInput._SOURCE_FIELDS if named == source),
+        "transcript_source",
+    )
+    return DjangoValidationError({field: error.error_dict["transcripts"]})
+
+
 class ItemListView(WorkspaceAPIMixin, generics.ListAPIView):
-    """A campaign's items in order, with their state and open slots."""
+    """A campaign's items in order, with their state and open slots (viewer); add transcripts
+    to it (``campaigns.create``)."""
 
     serializer_class = ItemOutput
+    write_permission = "campaigns.create"
+
+    @extend_schema(
+        request=ItemsAddInput,
+        responses={
+            201: ItemsAddOutput,
+            200: OpenApiResponse(
+                ItemsAddOutput, description="Nothing added: every transcript was there already."
+            ),
+            400: OpenApiResponse(
+                description="The choice picks nothing, or names transcripts of another workspace"
+                " (the body names the field)."
+            ),
+            409: OpenApiResponse(
+                description="The campaign is closed: the body carries the campaign as it is."
+            ),
+        },
+        summary="Add transcripts to a campaign that is not closed",
+    )
+    def post(self, request: Request, workspace: str, campaign_id: int) -> Response:
+        # The campaign first: another workspace's is a 404 whatever the body says.
+        campaign = selectors.get_campaign(self.workspace, campaign_id)
+        campaign.workspace = self.workspace
+        data = ItemsAddInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        choice = data.validated_data["transcript_choice"]
+        try:
+            done = services.campaign_transcripts_add(
+                campaign=campaign, actor=request.user, transcripts=choice
+            )
+        except services.CampaignClosed as closed:
+            current = selectors.get_campaign(self.workspace, campaign_id)
+            raise Conflict(str(closed), current=campaign_output(current)) from closed
+        except DjangoValidationError as error:
+            raise _on_source_field(error, data.validated_data) from error
+        code = status.HTTP_201_CREATED if done.added else status.HTTP_200_OK
+        return Response(ItemsAddOutput(done).data, status=code)
 
     def get_queryset(self) -> QuerySet[Item]:
         campaign = selectors.get_campaign(self.workspace, self.kwargs["campaign_id"])

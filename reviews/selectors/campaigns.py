@@ -45,6 +45,7 @@ TRANSCRIPT_SOURCES = {
     "tag": "With a tag",
     "search": "Matching a search",
     "ids": "These transcript ids",
+    "rerun": "Results of a re-run job",
 }
 
 
@@ -66,6 +67,7 @@ class TranscriptChoice:
     tag: str = ""
     search: str = ""
     ids: Sequence[int] = ()
+    rerun_job_id: int | None = None
     limit: int | None = None
 
 
@@ -172,6 +174,11 @@ def transcripts_matching(workspace: Workspace, choice: TranscriptChoice) -> Quer
         )
     if choice.source == "ids":
         return qs.filter(pk__in=list(choice.ids))
+    if choice.source == "rerun":
+        # The transcripts the job's calls produced (in the workspace, like every other source).
+        if not choice.rerun_job_id:
+            return qs.none()
+        return qs.filter(model_run__job_id=choice.rerun_job_id)
     if choice.source == "all":
         return qs
     raise ValidationError({"source": f"Choose one of: {', '.join(TRANSCRIPT_SOURCES)}."})
@@ -197,6 +204,33 @@ def transcript_ids_matching(workspace: Workspace, choice: TranscriptChoice) -> l
     if not ids:
         raise ValidationError({"transcripts": "No transcript matches."})
     return ids
+
+
+@dataclass(frozen=True)
+class ItemsAddPreview:
+    """What adding ``choice`` to a campaign would do: how many transcripts it picks (the limit
+    applied) and how many of those are in the campaign already."""
+
+    picked: int
+    already: int
+
+    @property
+    def new(self) -> int:
+        return self.picked - self.already
+
+
+def items_add_preview(campaign: Campaign, choice: TranscriptChoice) -> ItemsAddPreview:
+    """Two counts for the add-transcripts page, before anything is written. Listed ids under a
+    limit are counted by id order (the add itself keeps the order given)."""
+    picked = transcripts_matching(campaign.workspace, choice)
+    if choice.limit:
+        picked = Transcript.objects.filter(pk__in=Subquery(picked.values("pk")[: choice.limit]))
+    return ItemsAddPreview(
+        picked=picked.count(),
+        already=picked.filter(
+            pk__in=Item.objects.filter(campaign=campaign).values("transcript_id")
+        ).count(),
+    )
 
 
 def eligible_reviewers(workspace: Workspace) -> QuerySet[User]:

@@ -15,6 +15,10 @@ Contracts
   backstop), no item with an open slot is passed over, and a reviewer holds at most one active
   assignment per campaign (a partial unique index; parallel claims by one reviewer all answer
   with the same assignment).
+* ``campaign_transcripts_add`` adds transcripts to a campaign that is not closed, chosen as at
+  creation (the same resolver); ones already in it are skipped and counted. New items get
+  ``open_slots = k``, so they are claimable at once; the row lock on the campaign makes
+  concurrent adds queue, and the unique (campaign, transcript) constraint is the backstop.
 * ``assignment_skip`` gives the slot back (``open_slots + 1``) so another reviewer takes it; the
   skipper keeps the skipped assignment row, so the claim query never offers them that item again.
 """
@@ -24,6 +28,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -226,15 +231,40 @@ def campaign_create(
 _OPEN_TO_REVIEWER = (
     f"FROM reviews_item WHERE campaign_id = %(campaign)s AND {CLAIMABLE_BY_REVIEWER_SQL}"
 )
-_CLAIM_SQL = f"SELECT id {_OPEN_TO_REVIEWER} ORDER BY position LIMIT 1 FOR UPDATE SKIP LOCKED"
+# Lock the next item, take one of its slots and insert the assignment: one statement (a data-
+# modifying WITH runs all three; the insert sees the updated row), so the hot path pays one round
+# trip. A parallel claim of the reviewer's that committed first makes the insert break the
+# one-active index, which fails the whole statement (caught by the caller).
+_CLAIM_SQL = f"""
+    WITH next AS (
+        SELECT id {_OPEN_TO_REVIEWER} ORDER BY position LIMIT 1 FOR UPDATE SKIP LOCKED
+    ), slot AS (
+        UPDATE reviews_item SET open_slots = reviews_item.open_slots - 1
+        FROM next WHERE reviews_item.id = next.id
+        RETURNING reviews_item.id
+    )
+    INSERT INTO reviews_assignment
+        (campaign_id, item_id, reviewer_id, status, skip_reason, claimed_at, submitted_at)
+    SELECT %(campaign)s, slot.id, %(reviewer)s, %(active)s, '', %(now)s, NULL FROM slot
+    RETURNING id, item_id
+"""  # noqa: S608 - the predicate is a constant of this code
+# The reviewer's seat, locked (see ``item_claim_next``), with the campaign's status.
+_SEAT_SQL = """
+    SELECT c.status FROM reviews_campaignreviewer s
+    JOIN reviews_campaign c ON c.id = s.campaign_id
+    WHERE s.campaign_id = %s AND s.user_id = %s AND s.removed_at IS NULL
+    LIMIT 1
+    FOR NO KEY UPDATE OF s
+"""
 _ANY_LEFT_SQL = f"SELECT EXISTS (SELECT 1 {_OPEN_TO_REVIEWER})"
 #: How long a claim waits, in all, for items that other claims hold for a moment.
 _CLAIM_PATIENCE_S = 5.0
 _ONE_ACTIVE = "assignment_one_active_per_campaign"
 
 
-def _lock_next_item(campaign_id: int, reviewer_id: int) -> int | None:
-    """Lock the next item this reviewer may take, or None when none is left for them.
+def _claim_next_item(campaign_id: int, reviewer: User) -> Assignment | None:
+    """Lock the next item this reviewer may take, take one of its slots and hand it to them (an
+    active assignment), or None when none is left for them.
 
     SKIP LOCKED may pass over the only items left because other claims hold them for a moment.
     Those claims take milliseconds, so we look again shortly, as long as some item still has a
@@ -245,13 +275,26 @@ def _lock_next_item(campaign_id: int, reviewer_id: int) -> int | None:
     """
     deadline = time.monotonic() + _CLAIM_PATIENCE_S
     pause = 0.001
-    params = {"campaign": campaign_id, "reviewer": reviewer_id}
+    params = {"campaign": campaign_id, "reviewer": reviewer.pk, "active": Assignment.Status.ACTIVE}
     with connection.cursor() as cursor:
         while True:
+            now = params["now"] = timezone.now()
             cursor.execute(_CLAIM_SQL, params)
             row = cursor.fetchone()
             if row is not None:
-                return row[0]
+                assignment = Assignment(
+                    pk=row[0],
+                    campaign_id=campaign_id,
+                    item_id=row[1],
+                    reviewer=reviewer,
+                    status=Assignment.Status.ACTIVE,
+                    skip_reason="",
+                    claimed_at=now,
+                    submitted_at=None,
+                )
+                assignment._state.adding = False
+                assignment._state.db = connection.alias
+                return assignment
             cursor.execute(_ANY_LEFT_SQL, params)
             if not cursor.fetchone()[0]:
                 return None
@@ -309,32 +352,23 @@ def item_claim_next(
             # for this claim and releases what it hands out, or goes first and this claim finds
             # no seat. Parallel claims by one reviewer (two tabs, a retried request) queue here
             # too; other reviewers lock other seats, so they never queue on each other.
-            seat = (
-                CampaignReviewer.objects.seated()
-                .select_for_update(of=("self",), no_key=True)
-                .select_related("campaign")
-                .filter(campaign_id=campaign.pk, user=reviewer)
-                .only("id", "campaign", "campaign__status")
-                .first()
-            )
+            # Raw SQL: every claim runs it, and the ORM's compile step cost more than the query.
+            with connection.cursor() as cursor:
+                cursor.execute(_SEAT_SQL, [campaign.pk, reviewer.pk])
+                seat = cursor.fetchone()
             if seat is None:
                 status = Campaign.objects.values_list("status", flat=True).get(pk=campaign.pk)
                 _refuse_unless_open(status)
                 raise PermissionDenied("You are not a reviewer on this campaign.")
             # Not locked: a claim racing a pause may still complete, exactly as if it had come
             # a moment earlier. Locking the campaign row would serialise every reviewer's claim.
-            _refuse_unless_open(seat.campaign.status)
-            item_id = _lock_next_item(campaign.pk, reviewer.pk)
-            if item_id is None:
-                assignment = None
-            else:
-                Item.objects.filter(pk=item_id).update(open_slots=F("open_slots") - 1)
-                # A parallel claim by this reviewer that queued on the seat ahead of us may have
-                # committed an active assignment since our first look: the partial unique index
-                # then refuses this insert (caught below). No extra query on the usual path.
-                assignment = Assignment.objects.create(
-                    campaign_id=campaign.pk, item_id=item_id, reviewer=reviewer
-                )
+            _refuse_unless_open(seat[0])
+            # A parallel claim by this reviewer that queued on the seat ahead of us may have
+            # committed an active assignment since our first look: the partial unique index
+            # then refuses the insert (caught below). No extra query on the usual path.
+            assignment = _claim_next_item(campaign.pk, reviewer)
+            if assignment is not None:
+                item_id = assignment.item_id
                 audit.record(
                     verb="assignment.claim",
                     actor=reviewer,
@@ -401,27 +435,44 @@ def assignment_skip(*, assignment: Assignment, reviewer: User, reason: str) -> A
     return locked
 
 
-@transaction.atomic
-def campaign_items_add(*, campaign: Campaign, transcript_ids: Iterable[int]) -> int:
-    """Add transcripts of the campaign's workspace to a campaign that is not closed, after its
-    last item; the number added (ones already in it are skipped). The campaign's item count
-    follows, as the queue's progress reads it."""
-    locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
-    if locked.status == Campaign.Status.CLOSED:
-        raise ValidationError({"campaign_id": "This campaign is closed; choose an open one."})
-    wanted = sorted(set(transcript_ids))
-    valid = set(
-        Transcript.objects.filter(workspace_id=locked.workspace_id, pk__in=wanted).values_list(
-            "pk", flat=True
-        )
-    )
+class CampaignClosed(Exception):
+    """A closed campaign takes no more items; ``current`` is the campaign as it is now."""
+
+    def __init__(self, current: Campaign) -> None:
+        super().__init__("This campaign is closed: it takes no more transcripts.")
+        self.current = current
+
+
+@dataclass(frozen=True)
+class ItemsAdded:
+    """What an add did: items created, transcripts skipped because the campaign had them, and
+    the campaign's item count afterwards."""
+
+    added: int
+    already: int
+    item_count: int
+
+
+def _lock_for_adding(campaign: Campaign) -> Campaign:
+    # NO KEY UPDATE: two adds (and an add and a lifecycle write) queue on the row, so positions
+    # never collide and a close either comes first or waits; claims, whose assignment inserts
+    # take KEY SHARE on the campaign, are not held up.
+    return Campaign.objects.select_for_update(no_key=True).get(pk=campaign.pk)
+
+
+def _add_items(locked: Campaign, transcript_ids: Sequence[int]) -> ItemsAdded:
+    """Append the transcripts the campaign lacks, in the order given, after its last item, each
+    with k open slots (claimable at once); the item count follows. Call with the campaign
+    locked (``_lock_for_adding``); ids must already be the workspace's."""
+    wanted = list(dict.fromkeys(transcript_ids))
     present = set(
         Item.objects.filter(campaign=locked, transcript_id__in=wanted).values_list(
             "transcript_id", flat=True
         )
     )
-    new = [pk for pk in wanted if pk in valid and pk not in present]
+    new = [pk for pk in wanted if pk not in present]
     start = (Item.objects.filter(campaign=locked).aggregate(last=Max("position"))["last"] or -1) + 1
+    # The unique (campaign, transcript) constraint backs the lock: a duplicate would fail here.
     Item.objects.bulk_create(
         [
             Item(
@@ -431,8 +482,64 @@ def campaign_items_add(*, campaign: Campaign, transcript_ids: Iterable[int]) -> 
                 open_slots=locked.reviewers_per_item,
             )
             for i, pk in enumerate(new)
-        ]
+        ],
+        batch_size=5000,
     )
     if new:
         Campaign.objects.filter(pk=locked.pk).update(item_count=F("item_count") + len(new))
-    return len(new)
+    return ItemsAdded(added=len(new), already=len(present), item_count=locked.item_count + len(new))
+
+
+@transaction.atomic
+def campaign_items_add(*, campaign: Campaign, transcript_ids: Iterable[int]) -> int:
+    """Add transcripts of the campaign's workspace to a campaign that is not closed, after its
+    last item; the number added (ones already in it, and ids of other workspaces, are skipped).
+    The campaign's item count follows, as the queue's progress reads it. The re-run job's
+    path (results go straight into a campaign); people add through ``campaign_transcripts_add``."""
+    locked = _lock_for_adding(campaign)
+    if locked.status == Campaign.Status.CLOSED:
+        raise ValidationError({"campaign_id": "This campaign is closed; choose an open one."})
+    wanted = sorted(set(transcript_ids))
+    valid = set(
+        Transcript.objects.filter(workspace_id=locked.workspace_id, pk__in=wanted).values_list(
+            "pk", flat=True
+        )
+    )
+    return _add_items(locked, [pk for pk in wanted if pk in valid]).added
+
+
+@transaction.atomic
+def campaign_transcripts_add(
+    *, campaign: Campaign, actor: User, transcripts: TranscriptChoice
+) -> ItemsAdded:
+    """Add the transcripts ``transcripts`` picks to a campaign that is not closed (draft, open
+    or paused), from the page and the API alike.
+
+    The choice is resolved by ``transcript_ids_matching``, the resolver ``campaign_create``
+    uses, so it picks exactly what it would pick for a new campaign: a listed id that is not a
+    transcript of the workspace, or a choice that picks nothing, is a ValidationError naming
+    ``transcripts``. Transcripts already in the campaign are skipped and counted, so repeating
+    an add changes nothing. Raises ``CampaignClosed`` for a closed campaign. Audited.
+    """
+    locked = _lock_for_adding(campaign)
+    if locked.status == Campaign.Status.CLOSED:
+        raise CampaignClosed(locked)
+    ids = transcript_ids_matching(locked.workspace, transcripts)
+    done = _add_items(locked, ids)
+    audit.record(
+        verb="campaign.items_add",
+        actor=actor,
+        workspace=locked.workspace,
+        target=locked,
+        summary=(
+            f"{locked.title}: {done.added} item{pluralize(done.added)} added"
+            + (f", {done.already} already in it" if done.already else "")
+        ),
+        data={
+            "source": transcripts.source,
+            "added": done.added,
+            "already": done.already,
+            "item_count": done.item_count,
+        },
+    )
+    return done

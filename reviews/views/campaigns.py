@@ -2,7 +2,8 @@
 
 Access: every view resolves the workspace with ``workspace_member`` (404 for non-members, 403
 for a role too low) and every object through a selector built from that workspace. Creating a
-campaign and changing its lifecycle or seats needs the adjudicator role.
+campaign, changing its lifecycle or seats and adding transcripts to it need ``campaigns.create``
+(the adjudicator role).
 """
 
 from __future__ import annotations
@@ -14,12 +15,19 @@ from django.core.exceptions import ValidationError
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_http_methods, require_POST
 
 from clausebook import permissions
 from clausebook.access import workspace_member
 from reviews import access, campaign_presenters
-from reviews.forms import CampaignForm, CampaignLifecycleForm, ReviewerAddForm, ReviewerRemoveForm
+from reviews.forms import (
+    CampaignForm,
+    CampaignItemsAddForm,
+    CampaignLifecycleForm,
+    ReviewerAddForm,
+    ReviewerRemoveForm,
+)
 from reviews.models import Campaign
 from reviews.selectors import campaigns as selectors
 from reviews.services import campaign_lifecycle as lifecycle
@@ -242,6 +250,76 @@ def campaign_reviewer_remove(request: HttpRequest, campaign_id: int) -> HttpResp
         ),
         "Reviewer removed: their item in progress went back to the pool; their work stays.",
     )
+
+
+# Where the add page shows "nothing matches" or "not this workspace's": next to the input of
+# the source chosen.
+_ADD_FIELD_FOR_SOURCE = {
+    "import": "import_run",
+    "tag": "tag",
+    "search": "search",
+    "ids": "ids",
+    "rerun": "rerun_job",
+}
+
+
+@workspace_member(permission="campaigns.create")
+@require_http_methods(["GET", "POST"])
+def campaign_items_add(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    """Add transcripts to a campaign that is not closed: the form previews how many would be
+    added (live through htmx, or with the Preview button), then the service adds them."""
+    campaign = selectors.get_campaign(request.workspace, campaign_id)
+    campaign.workspace = request.workspace
+    if request.htmx and request.GET.get("partial") == "preview":
+        form = CampaignItemsAddForm(request.GET, campaign=campaign)
+        context = _items_add_context(form)
+        return render(request, "reviews/campaigns/items_add.html#preview", context)
+    form = CampaignItemsAddForm(request.POST or None, campaign=campaign)
+    closed = campaign.status == Campaign.Status.CLOSED
+    if request.method == "POST" and closed:
+        return _items_add_page(request, form, status=409)
+    if request.method == "POST" and "preview" not in request.POST and form.is_valid():
+        try:
+            done = services.campaign_transcripts_add(
+                campaign=campaign, actor=request.user, transcripts=form.transcript_choice()
+            )
+        except services.CampaignClosed as refused:
+            campaign.status = refused.current.status
+            return _items_add_page(request, form, status=409)
+        except ValidationError as error:
+            field = _ADD_FIELD_FOR_SOURCE.get(form.cleaned_data["source"], "source")
+            if hasattr(error, "error_dict") and "transcripts" in error.error_dict:
+                error = ValidationError({field: error.error_dict["transcripts"]})
+            _add_errors(form, error)
+            return _items_add_page(request, form, status=400)
+        messages.success(request, _added_message(done))
+        return redirect("reviews:campaign-detail", request.workspace.slug, campaign.pk)
+    return _items_add_page(request, form, status=400 if form.errors else 200)
+
+
+def _added_message(done: services.ItemsAdded) -> str:
+    added = f"Added {done.added} transcript{pluralize(done.added)}"
+    already = f"; {done.already} {pluralize(done.already, 'was,were')} already in the campaign"
+    return f"{added}{already if done.already else ''}. It now has {done.item_count} items."
+
+
+def _items_add_context(form: CampaignItemsAddForm) -> dict[str, object]:
+    """The form, with its preview once it has a valid choice to count."""
+    preview = None
+    if form.is_bound and form.is_valid():
+        try:
+            preview = selectors.items_add_preview(form.campaign, form.transcript_choice())
+        except ValidationError:
+            preview = None  # an unknown source: the form already says so
+    return {"form": form, "campaign": form.campaign, "preview": preview}
+
+
+def _items_add_page(
+    request: HttpRequest, form: CampaignItemsAddForm, *, status: int
+) -> HttpResponse:
+    context = _items_add_context(form)
+    context["closed"] = form.campaign.status == Campaign.Status.CLOSED
+    return render(request, "reviews/campaigns/items_add.html", context, status=status)
 
 
 @workspace_member(permission="queue.view")
