@@ -13,7 +13,7 @@ from django.utils.safestring import SafeString
 
 from clausebook.rendering import render_markdown
 from reviews.models import GoldDecision, Label, LabelSource, OutcomeState
-from reviews.presenters import label_author
+from reviews.presenters import label_author, scale_label
 from reviews.selectors.adjudication import AdjudicationItem, AdjudicationPair
 from reviews.services.gold import LABELED_REFUSAL
 from specs.rendering import render_clause_body, render_examples
@@ -129,8 +129,9 @@ def conflict_output(
     }
 
 
-def queue_row(outcome: Any, workspace_slug: str) -> dict[str, Any]:
-    """One pair of the queue, for the page and the API alike."""
+def queue_row(outcome: Any, workspace_slug: str, *, verdict_scale: list[dict[str, str]]) -> dict:
+    """One pair of the queue as the page shows it (the API serializes the outcome itself and
+    keeps the stored values): ``top_verdict_label`` is the leading verdict in the scale's words."""
     return {
         "item": outcome.item_id,
         "position": outcome.item.position,
@@ -140,6 +141,9 @@ def queue_row(outcome: Any, workspace_slug: str) -> dict[str, Any]:
         "state": outcome.state,
         "verdict_count": outcome.verdict_count,
         "top_verdict": outcome.top_verdict,
+        "top_verdict_label": scale_label(verdict_scale, outcome.top_verdict)
+        if outcome.top_verdict
+        else "",
         "changed_at": outcome.changed_at,
         "url": reverse(
             "reviews:adjudication-item",
@@ -159,10 +163,6 @@ def _clause_html(pair: AdjudicationPair, titles: dict[str, str], clause_url: Any
         "body": render_clause_body(pair.clause.body, titles=titles, clause_url=clause_url),
         "examples": render_examples(pair.examples, titles=titles, clause_url=clause_url),
     }
-
-
-def _verdict_label(scale: list[dict[str, str]], value: str) -> str:
-    return next((entry["label"] for entry in scale if entry["value"] == value), value)
 
 
 def item_context(
@@ -198,12 +198,15 @@ def item_context(
                 "clause_id": pair.clause.pk,
                 "state_badge": STATE_BADGES.get(pair.state, "badge-neutral"),
                 "state_label": OutcomeState(pair.state).label,
+                "top_verdict_label": scale_label(scale, pair.top_verdict)
+                if pair.top_verdict
+                else "",
                 "clause_html": _clause_html(pair, titles, clause_url),
                 "labels": [
                     {
                         "author": label_author(label_),
                         "model": label_.source == LabelSource.JUDGE,
-                        "verdict": _verdict_label(scale, label_.verdict),
+                        "verdict": scale_label(scale, label_.verdict),
                         "severity": label_.severity,
                         "rationale": label_.rationale,
                         "spans": [
@@ -214,9 +217,9 @@ def item_context(
                     for label_ in pair.labels
                 ],
                 "current": current,
-                "current_verdict": _verdict_label(scale, current.verdict) if current else "",
+                "current_verdict": scale_label(scale, current.verdict) if current else "",
                 "history": [
-                    {"decision": decision, "verdict": _verdict_label(scale, decision.verdict)}
+                    {"decision": decision, "verdict": scale_label(scale, decision.verdict)}
                     for decision in pair.history
                 ],
                 "expected": current.pk if current is not None else "",

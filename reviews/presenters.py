@@ -20,6 +20,7 @@ from clausebook.caching import bounded_cache
 from clausebook.rendering import render_markdown
 from reviews.forms import SkipForm
 from reviews.models import Campaign, Item, Label, LabelSource
+from reviews.selectors import disputes as dispute_selectors
 from reviews.selectors import labels as label_selectors
 from specs.models import Clause
 from specs.rendering import render_clause_body, render_examples
@@ -99,6 +100,35 @@ def label_author(label: Label) -> str:
         run = label.judge_run
         return f"model: {run.endpoint.name} ({run.prompt_version})"
     return label.reviewer.short_name if label.reviewer is not None else ""
+
+
+def scale_label(scale: list[dict[str, str]], value: str) -> str:
+    """The words a campaign's scale gives a stored value (a verdict or a severity), or the value
+    itself when the scale no longer has it: pages show the words, the API keeps the values."""
+    return next((entry["label"] for entry in scale if entry["value"] == value), value)
+
+
+def dispute_queue_rows(
+    rows: Sequence[dispute_selectors.QueueRow], campaign: Campaign
+) -> list[dict[str, Any]]:
+    """The disagreement queue's rows as the page shows them: verdicts and the highest severity
+    in the campaign's words, verdicts most given first."""
+    return [
+        {
+            "item_id": row.item_id,
+            "item_position": row.item_position,
+            "external_id": row.external_id,
+            "clause_key": row.clause_key,
+            "changed_at": row.changed_at,
+            "comments": row.comments,
+            "severity": scale_label(campaign.severity_scale, row.severity) if row.severity else "",
+            "verdicts": [
+                {"label": scale_label(campaign.verdict_scale, verdict), "count": count}
+                for verdict, count in row.verdicts.items()
+            ],
+        }
+        for row in rows
+    ]
 
 
 def _message_html(content: str) -> SafeString:

@@ -18,11 +18,13 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
+from clausebook import permissions
 from clausebook.models import Membership
 from reviews import access
 from reviews.models import (
     Campaign,
     CampaignClause,
+    Comment,
     GoldDecision,
     Item,
     Label,
@@ -31,6 +33,7 @@ from reviews.models import (
     OutcomeState,
 )
 from reviews.models.gold import GOLD_KINDS
+from reviews.selectors.disputes import item_comments
 from reviews.selectors.labels import examples_by_clause
 from reviews.services.gold import labeled_by
 from specs.models import Clause, Example
@@ -129,6 +132,9 @@ class AdjudicationPair:
     #: Every decision on the pair, newest first (the current one included).
     history: list[GoldDecision]
     needs_decision: bool
+    #: The pair's discussion thread, oldest first, as the thread page reads it (empty while the
+    #: thread is closed to the member: see ``AdjudicationItem.thread_open``).
+    comments: list[Comment]
 
     @property
     def gold(self) -> bool:
@@ -144,6 +150,8 @@ class AdjudicationItem:
     labeled_by_me: bool
     #: Others' labels are hidden from the member (blind, and their own assignment unfinished).
     labels_hidden: bool
+    #: The member may read the item's threads (the thread page's rule, ``thread_to_read``).
+    thread_open: bool = False
 
     @property
     def needing(self) -> list[AdjudicationPair]:
@@ -151,11 +159,13 @@ class AdjudicationItem:
 
 
 def adjudication_item(*, item: Item, membership: Membership) -> AdjudicationItem:
-    """Everything the adjudication page of ``item`` shows, in eight queries (seven when the item
-    has no decision yet): the member's assignment and whether they labeled the item, the clauses
-    in scope, the item's outcomes, the labels the member may read on it (``reviews.access``, the
-    one visibility rule), the clauses' examples, and every decision on the item with its
-    adjudicator, then their agreeing reviewers."""
+    """Everything the adjudication page of ``item`` shows, in ten queries (one fewer when the
+    item has no decision yet, one fewer when it has no comment): the member's assignment and
+    whether they labeled the item, the clauses in scope, the item's outcomes, the labels the
+    member may read on it (``reviews.access``, the one visibility rule), the clauses' examples,
+    every decision on the item with its adjudicator, then their agreeing reviewers, and every
+    thread's comments with their authors, then their earlier versions. The threads are read only
+    where the thread page would show them to the member."""
     campaign = item.campaign
     assignment = access.own_assignment(item, membership)
     labeled_by_me = labeled_by(item, membership.user_id)
@@ -176,6 +186,12 @@ def adjudication_item(*, item: Item, membership: Membership) -> AdjudicationItem
     for label in visible:
         labels[label.clause_id].append(label)
     examples = examples_by_clause([cc.clause_id for cc in scope])
+    # The thread page's rule (``access.thread_to_read``), decided on the facts loaded above.
+    thread_open = permissions.can(membership, "threads.comment") and not labels_hidden
+    comments: dict[int, list[Comment]] = defaultdict(list)
+    if thread_open:
+        for comment in item_comments(item):
+            comments[comment.clause_id].append(comment)
     history: dict[int, list[GoldDecision]] = defaultdict(list)
     for decision in (
         GoldDecision.objects.filter(item=item)
@@ -202,6 +218,7 @@ def adjudication_item(*, item: Item, membership: Membership) -> AdjudicationItem
                 current=current,
                 history=decisions,
                 needs_decision=_needs(state, current, campaign),
+                comments=comments.get(cc.clause_id, []),
             )
         )
     return AdjudicationItem(
@@ -210,6 +227,7 @@ def adjudication_item(*, item: Item, membership: Membership) -> AdjudicationItem
         pairs=pairs,
         labeled_by_me=labeled_by_me,
         labels_hidden=labels_hidden,
+        thread_open=thread_open,
     )
 
 

@@ -41,6 +41,7 @@ from reviews.models import (
     Campaign,
     CampaignClause,
     Comment,
+    Item,
     Label,
     Notification,
     Outcome,
@@ -346,11 +347,21 @@ class ThreadPage:
 
 def thread_comments(ref: ThreadRef) -> QuerySet[Comment]:
     """The thread's comments, oldest first, with their authors and earlier versions."""
+    return _comments(Comment.objects.filter(item=ref.item, clause=ref.clause))
+
+
+def item_comments(item: Item) -> QuerySet[Comment]:
+    """Every thread of ``item`` at once (one per clause, ``clause_id`` tells them apart), read
+    as :func:`thread_comments` reads one: for a page that shows all of an item's threads. The
+    caller applies the thread's rule first (``access.thread_to_read``'s)."""
+    return _comments(Comment.objects.filter(item=item))
+
+
+def _comments(comments: QuerySet[Comment]) -> QuerySet[Comment]:
     from reviews.models import CommentRevision
 
     return (
-        Comment.objects.filter(item=ref.item, clause=ref.clause)
-        .select_related("author")
+        comments.select_related("author")
         .prefetch_related(
             Prefetch(
                 "history",

@@ -77,7 +77,12 @@ def adjudication_queue(request: HttpRequest, campaign_id: int) -> HttpResponse:
         ],
         "total": sum(counts.values()),
         "page": page,
-        "rows": [presenters.queue_row(outcome, request.workspace.slug) for outcome in page],
+        "rows": [
+            presenters.queue_row(
+                outcome, request.workspace.slug, verdict_scale=campaign.verdict_scale
+            )
+            for outcome in page
+        ],
     }
     return render(request, "reviews/adjudication/queue.html", context, status=status)
 

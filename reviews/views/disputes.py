@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
 from clausebook.access import workspace_member
-from reviews import access
+from reviews import access, presenters
 from reviews.models import Assignment
 from reviews.models.threads import COMMENT_MAX_LENGTH
 from reviews.selectors import campaigns as campaign_selectors
@@ -71,6 +71,7 @@ def dispute_list(request: HttpRequest, campaign_id: int) -> HttpResponse:
     context = {
         "campaign": campaign,
         "queue": queue,
+        "rows": presenters.dispute_queue_rows(queue.rows, campaign),
         "errors": errors,
         "sorts": selectors.QUEUE_SORTS,
     }

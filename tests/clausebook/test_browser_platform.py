@@ -204,3 +204,44 @@ def test_an_invitee_signs_up_and_lands_on_their_invitation(
         workspace=personas.workspace, user__email="new.person@policy.test"
     )
     assert membership.role == Role.ADJUDICATOR
+
+
+def _nav_rows(page: Page) -> set[float]:
+    """The distinct tops of the top bar's workspace links (one value: the nav fits on a line)."""
+    links = page.locator("nav.mainnav > a, nav.mainnav > details > summary")
+    return {round(links.nth(i).bounding_box()["y"]) for i in range(links.count())}
+
+
+def test_the_main_nav_fits_on_one_line_on_a_laptop_and_wraps_below(
+    django_db_setup, live_server, page: Page, personas, tmp_path
+):
+    """Before, at 1360 px the owner's nav took two lines (eleven links beside the menus); the
+    screenshots stay in ``tmp_path`` to look at when it fails."""
+    # The owner sees every section, so the longest nav.
+    sign_in(page, live_server.url, personas.owner.email)
+    page.goto(f"{live_server.url}/w/policy-team/")
+    expect(page.get_by_role("heading", name="Policy Team")).to_be_visible()
+    nav = page.get_by_role("navigation", name="Workspace")
+    for width in (1360, 1280):
+        page.set_viewport_size({"width": width, "height": 860})
+        page.screenshot(path=tmp_path / f"nav-{width}.png")
+        assert len(_nav_rows(page)) == 1, f"the nav wraps at {width} px"
+        one_line = nav.bounding_box()["height"]
+        assert one_line < 3 * 16, f"the nav is {one_line}px tall at {width} px"
+    # The less-used sections are real links under "More", opened from the keyboard.
+    nav.locator("details.nav-more > summary").focus()
+    page.keyboard.press("Enter")
+    page.screenshot(path=tmp_path / "nav-more.png")
+    page.keyboard.press("Tab")
+    expect(nav.get_by_role("link", name="Scenarios")).to_be_focused()
+    for name in ("Re-runs", "Endpoints", "Members"):
+        expect(nav.get_by_role("link", name=name)).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(nav.get_by_role("link", name="Members")).to_be_hidden()
+    # Narrower, it may wrap, but every link stays on the screen and nothing scrolls sideways.
+    page.set_viewport_size({"width": 1000, "height": 860})
+    page.screenshot(path=tmp_path / "nav-1000.png")
+    for link in nav.get_by_role("link").all():
+        box = link.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 1000
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1000

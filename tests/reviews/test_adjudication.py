@@ -292,6 +292,11 @@ def test_the_item_view_reads_a_fixed_number_of_queries(personas) -> None:
             rationale="Yes.",
             current_decision_id=None,
         )
+    small_clause = small_campaign.campaign_clauses.order_by("position").first().clause
+    _comment(personas, small_items[0], small_clause, personas.reviewer, "One comment.")
+    for clause in [cc.clause for cc in big.campaign_clauses.all()]:
+        for author in (personas.reviewer, personas.second_reviewer):
+            _comment(personas, big_item, clause, author, "A comment per reviewer and clause.")
     membership = personas.workspace.memberships.get(user=personas.adjudicator)
 
     def count(item: Item) -> int:
@@ -305,8 +310,9 @@ def test_the_item_view_reads_a_fixed_number_of_queries(personas) -> None:
         assert view.pairs
         return len(queries)
 
-    # Both items have decisions (agreed on one, adjudicated on the other): eight queries each.
-    assert count(small_items[0]) == count(big_item) == 8
+    # Both items have decisions (agreed on one, adjudicated on the other) and comments (one on
+    # one, twelve on the other): ten queries each.
+    assert count(small_items[0]) == count(big_item) == 10
 
 
 def test_the_pages_rule_for_a_pair_needing_a_decision_matches_the_queue(personas) -> None:
@@ -321,3 +327,146 @@ def test_the_pages_rule_for_a_pair_needing_a_decision_matches_the_queue(personas
                 if pair.needs_decision:
                     shown.add((item.pk, pair.clause.pk))
         assert queued == shown and queued
+
+
+def test_the_queue_shows_the_leading_verdict_in_the_scales_words(personas) -> None:
+    scale = [
+        {"value": "v_safe", "label": "Safe reply"},
+        {"value": "v_unsafe", "label": "Unsafe reply"},
+    ]
+    reviewers = [personas.reviewer, personas.second_reviewer, personas.owner]
+    campaign = make_campaign(
+        personas.workspace,
+        created_by=personas.editor,
+        reviewers=reviewers,
+        transcripts=1,
+        clause_count=1,
+        k=3,
+        verdict_scale=scale,
+    )
+    # Two to one is disputed under the default unanimous rule, with a leading verdict.
+    for reviewer, verdict in zip(reviewers, ["v_unsafe", "v_unsafe", "v_safe"], strict=True):
+        label_and_submit(campaign, reviewer, [verdict])
+    response = _queue(personas, campaign)
+    assert [row["top_verdict"] for row in response.context["rows"]] == ["v_unsafe"]
+    html = response.content.decode()
+    table = html[html.index('data-testid="adjudication-queue"') :]
+    assert "<td>Unsafe reply</td>" in table
+    assert "v_unsafe" not in html and "v_safe" not in html
+
+
+# --- The pair's discussion, inline -------------------------------------------------------------
+
+
+def _comment(personas, item, clause, author, body):  # type: ignore[no-untyped-def]
+    from reviews import access
+    from reviews.services.threads import comment_post
+
+    membership = personas.workspace.memberships.get(user=author)
+    ref = access.thread_to_read(
+        membership, campaign_id=item.campaign_id, item_id=item.pk, clause_key=clause.key
+    )
+    return ref, comment_post(ref=ref, author=author, body=body)
+
+
+def _thread_url(personas, item, clause):  # type: ignore[no-untyped-def]
+    return reverse(
+        "reviews:thread-detail",
+        args=(personas.workspace.slug, item.campaign_id, item.pk, clause.key),
+    )
+
+
+def _comment_html(html: str, comment_id: int) -> str:
+    """A comment's body and earlier versions as a page renders them (from its first prose block:
+    the relative times before it change from one request to the next)."""
+    start = html.index(f'<li id="comment-{comment_id}"')
+    start = html.index('<div class="prose"', start)
+    return html[start : html.index("</li>", start)]
+
+
+def test_the_item_page_shows_each_pairs_discussion_as_the_thread_page_renders_it(
+    personas,
+) -> None:
+    from reviews.services.threads import comment_edit
+
+    campaign, items, (disputed, agreed) = _campaign(personas, items=1)
+    body = "It gives **real uplift**, see [the clause](https://example.test/c).<script>x()</script>"
+    ref, first = _comment(personas, items[0], disputed, personas.reviewer, "First thought.")
+    comment_edit(ref=ref, comment=first, editor=personas.reviewer, body=body, revision=1)
+    _, mine = _comment(personas, items[0], disputed, personas.adjudicator, "The adjudicator asks.")
+    _, other = _comment(personas, items[0], agreed, personas.second_reviewer, "On the agreed one.")
+
+    client = personas.client_for(personas.adjudicator)
+    html = client.get(_page_url(personas, items[0])).content.decode()
+    card = html[html.index(f'id="pair-{disputed.key}"') : html.index(f'id="pair-{agreed.key}"')]
+    discussion = card[card.index(f'data-testid="discussion-{disputed.key}"') :]
+    assert "Discussion (2)" in discussion
+    assert "<strong>real uplift</strong>" in discussion and "<script>" not in discussion
+    assert "First thought." in discussion  # the earlier version, as the thread page keeps it
+    assert "The adjudicator asks." in discussion and "On the agreed one." not in card
+    assert "On the agreed one." in html[html.index(f'id="pair-{agreed.key}"') :]
+    # Read-only here, even for the adjudicator's own comment; replying is one link away.
+    assert "comment-edit" not in discussion and "/edit/" not in discussion
+    assert _thread_url(personas, items[0], disputed) in card
+    # Rendered by the thread page's own partial: the same markup for the same comment.
+    thread = client.get(_thread_url(personas, items[0], disputed)).content.decode()
+    assert _comment_html(html, first.pk) == _comment_html(thread, first.pk)
+    assert _comment_html(html, other.pk) in html and mine.pk != other.pk
+
+
+def test_a_blind_adjudicator_with_unsubmitted_labels_sees_no_discussion(personas) -> None:
+    from reviews.services.campaigns import item_claim_next
+
+    reviewers = [personas.reviewer, personas.second_reviewer, personas.adjudicator]
+    campaign = make_campaign(
+        personas.workspace,
+        created_by=personas.editor,
+        reviewers=reviewers,
+        transcripts=1,
+        clause_count=1,
+        k=3,
+    )
+    label_and_submit(campaign, personas.reviewer, ["complies"])
+    label_and_submit(campaign, personas.second_reviewer, ["violates"])
+    assert item_claim_next(campaign=campaign, reviewer=personas.adjudicator) is not None
+    item = Item.objects.get(campaign=campaign)
+    clause = campaign.campaign_clauses.get().clause
+    _comment(personas, item, clause, personas.reviewer, "I said complies because of X.")
+
+    client = personas.client_for(personas.adjudicator)
+    assert client.get(_thread_url(personas, item, clause)).status_code == 403
+    page = client.get(_page_url(personas, item))
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "I said complies because of X." not in html
+    assert f'data-testid="discussion-closed-{clause.key}"' in html
+    assert f'data-testid="discussion-{clause.key}"' not in html
+
+
+def test_the_item_page_reads_the_same_queries_for_one_comment_or_many(
+    personas, django_assert_max_num_queries
+) -> None:
+    from reviews.services.threads import comment_edit
+
+    # A third item keeps "next item" the same lookup for both pages measured.
+    campaign, items, clauses = _campaign(personas, items=3)
+    _comment(personas, items[0], clauses[0], personas.reviewer, "Only one.")
+    for clause in clauses:
+        for author in (personas.reviewer, personas.second_reviewer, personas.adjudicator):
+            ref, comment = _comment(personas, items[1], clause, author, f"By {author.email}.")
+            comment_edit(ref=ref, comment=comment, editor=author, body="Edited.", revision=1)
+    client = personas.client_for(personas.adjudicator)
+
+    def count(item: Item) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(_page_url(personas, item))
+        assert response.status_code == 200 and "Discussion (" in response.content.decode()
+        return len(queries)
+
+    one, many = count(items[0]), count(items[1])
+    # One comment has no earlier version, so its history prefetch still runs (Django skips it
+    # only with no comment at all): the same statements for one comment or six with edits.
+    assert one == many
+    # session, user, membership, item, the selector's ten, next item, nav workspaces
+    with django_assert_max_num_queries(16):
+        client.get(_page_url(personas, items[1]))

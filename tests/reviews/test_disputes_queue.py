@@ -183,3 +183,30 @@ def test_the_campaign_page_links_to_its_disagreements(personas, queue):
         reverse("reviews:campaign-detail", args=[personas.workspace.slug, campaign.pk])
     )
     assert _url(personas, campaign).encode() in page.content
+
+
+def test_the_queue_page_shows_verdicts_in_the_scales_words_and_the_api_keeps_the_values(
+    personas,
+):
+    scale = [
+        {"value": "v_safe", "label": "Safe reply"},
+        {"value": "v_unsafe", "label": "Unsafe reply"},
+    ]
+    campaign = make_campaign(
+        personas.workspace,
+        created_by=personas.owner,
+        reviewers=[personas.reviewer, personas.second_reviewer],
+        transcripts=1,
+        clause_count=1,
+        verdict_scale=scale,
+    )
+    label_and_submit(campaign, personas.reviewer, ["v_safe"], ["low"])
+    label_and_submit(campaign, personas.second_reviewer, ["v_unsafe"], ["high"])
+    client = personas.client_for(personas.adjudicator)
+    page = client.get(_url(personas, campaign)).content.decode()
+    table = page[page.index('data-testid="dispute-list"') :]
+    assert "Safe reply × 1" in table and "Unsafe reply × 1" in table
+    assert "<td>High</td>" in table  # the highest severity, in its words too
+    assert "v_safe" not in page and "v_unsafe" not in page
+    api = client.get(_url(personas, campaign, api=True)).json()["results"]
+    assert api[0]["verdicts"] == {"v_safe": 1, "v_unsafe": 1} and api[0]["severity"] == "high"

@@ -117,6 +117,7 @@ def test_a_flagged_scenario_is_re_run_on_the_local_model_server_and_its_result_l
     # The admin adds the local model server as an endpoint; its secret is shown masked.
     _sign_in(page, live_server.url, personas.owner.email)
     nav = page.get_by_role("navigation", name="Workspace")
+    nav.get_by_text("More", exact=True).click()  # the less-used sections' menu
     nav.get_by_role("link", name="Endpoints").click()
     page.get_by_test_id("endpoint-add").click()
     page.locator('input[name="name"]').fill(LOCAL_NAME)
@@ -132,6 +133,7 @@ def test_a_flagged_scenario_is_re_run_on_the_local_model_server_and_its_result_l
     endpoint = ModelEndpoint.objects.get(name=LOCAL_NAME)
 
     # … and starts a re-run of the flagged scenario on it, results into the campaign.
+    nav.get_by_text("More", exact=True).click()  # the less-used sections' menu
     nav.get_by_role("link", name="Re-runs").click()
     page.get_by_test_id("rerun-add").click()
     form = page.get_by_test_id("rerun-form")

@@ -98,8 +98,8 @@ def test_a_disagreement_goes_from_the_queue_through_a_thread_and_adjudication_in
     page.wait_for_url(re.compile(rf"/campaigns/{campaign.pk}/disputes/"))
     expect(page.get_by_role("heading", name="Disagreements")).to_be_visible()
     row = page.get_by_test_id(f"dispute-{item.pk}-{clause.key}")
-    expect(row).to_contain_text("complies × 1")
-    expect(row).to_contain_text("violates × 1")
+    expect(row).to_contain_text("Complies × 1")
+    expect(row).to_contain_text("Violates × 1")
     expect(page.get_by_test_id(f"count-{clause.key}")).to_have_text(f"{clause.key}: 1")
     screenshot("disagreements")
 
