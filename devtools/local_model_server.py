@@ -2,7 +2,9 @@
 
 A real HTTP server on 127.0.0.1 that speaks enough of the OpenAI chat completions API for tests
 and the demo: ``POST /v1/chat/completions``, ``GET /v1/models``, and two control routes,
-``GET /_stats`` (requests received, by route) and ``POST /_reset``. It is not a model: its answer
+``GET /_stats`` (requests received, by route; chat requests in flight now and at most at once)
+and ``POST /_reset``. In tests, :class:`LocalModelServer` also gives the chat requests received
+per conversation (keyed by the digest of its messages). It is not a model: its answer
 is derived from a hash of the messages, so the same conversation always gets the same answer.
 
 Faults and latency are chosen per request, in the ``X-Fault`` header or in the model name
@@ -192,11 +194,34 @@ class ServerState:
     flaky_seen: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
     stopping: threading.Event = field(default_factory=threading.Event)
+    # Chat requests received per conversation (the digest of their messages), and chat requests
+    # being answered now and the most there ever were at once: a client's concurrency limit is
+    # checked against what this server saw, not what the client believes it did.
+    by_messages: Counter[str] = field(default_factory=Counter)
+    in_flight: int = 0
+    max_in_flight: int = 0
 
     def count(self, route: str) -> None:
         with self.lock:
             self.counts["requests"] += 1
             self.counts[route] += 1
+
+    def enter(self, key: str) -> None:
+        with self.lock:
+            self.by_messages[key] += 1
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def leave(self) -> None:
+        with self.lock:
+            self.in_flight -= 1
+
+    def clear(self) -> None:
+        with self.lock:
+            self.counts.clear()
+            self.flaky_seen.clear()
+            self.by_messages.clear()
+            self.max_in_flight = self.in_flight
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -219,16 +244,19 @@ class _Handler(BaseHTTPRequestHandler):
             )
         elif self.path == "/_stats":
             with self.state.lock:
-                self._json(200, dict(self.state.counts))
+                document = {
+                    **self.state.counts,
+                    "in_flight": self.state.in_flight,
+                    "max_in_flight": self.state.max_in_flight,
+                }
+            self._json(200, document)
         else:
             self.state.count("other")
             self._json(404, {"error": {"message": f"no such route {LEAK_MARKER}"}})
 
     def do_POST(self) -> None:  # noqa: N802
         if self.path == "/_reset":
-            with self.state.lock:
-                self.state.counts.clear()
-                self.state.flaky_seen.clear()
+            self.state.clear()
             self._json(200, {"reset": True})
             return
         if self.path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
@@ -254,7 +282,11 @@ class _Handler(BaseHTTPRequestHandler):
             )
             if part
         )
-        self._answer(body, Faults.parse(spec))
+        self.state.enter(digest(body.get("messages", [])))
+        try:
+            self._answer(body, Faults.parse(spec))
+        finally:
+            self.state.leave()
 
     # --- answers --------------------------------------------------------------------------
 
@@ -405,10 +437,19 @@ class LocalModelServer:
     def chat_requests(self) -> int:
         return self.stats().get("chat_completions", 0)
 
-    def reset(self) -> None:
+    @property
+    def max_in_flight(self) -> int:
+        """The most chat requests this server was answering at once (since the last reset)."""
         with self.state.lock:
-            self.state.counts.clear()
-            self.state.flaky_seen.clear()
+            return self.state.max_in_flight
+
+    def requests_by_messages(self) -> dict[str, int]:
+        """Chat requests received per conversation, keyed by :func:`digest` of its messages."""
+        with self.state.lock:
+            return dict(self.state.by_messages)
+
+    def reset(self) -> None:
+        self.state.clear()
 
     def start(self) -> LocalModelServer:
         self._thread = threading.Thread(

@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from reviews.api.judges import JudgeRunDetailView, JudgeRunListView
+from reviews.api.judges import JudgeRunCancelView, JudgeRunDetailView, JudgeRunListView
 
 urlpatterns = [
     path(
@@ -13,5 +13,10 @@ urlpatterns = [
     ),
     path(
         "judge-runs/<int:judge_run_id>/", JudgeRunDetailView.as_view(), name="api-judge-run-detail"
+    ),
+    path(
+        "judge-runs/<int:judge_run_id>/cancel/",
+        JudgeRunCancelView.as_view(),
+        name="api-judge-run-cancel",
     ),
 ]

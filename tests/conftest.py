@@ -187,3 +187,93 @@ def wait_for(predicate, timeout: float = 30.0, interval: float = 0.2):  # type: 
             return value
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout} s")
+
+
+# --- Redis as broker, whatever the run's broker ----------------------------------------------
+#: The Redis the broker-specific tests use when the run's broker is the filesystem one: the
+#: machine's, on a database number of its own (CI runs the suite on both brokers).
+REDIS_TEST_URL = os.environ.get("CLAUSEBOOK_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+
+
+def switch_celery_broker(url: str, transport_options: dict) -> tuple[str, dict]:
+    """Point the test process's Celery app at another broker (what ``delay_on_commit`` and
+    ``control.purge`` use); the previous URL and options, to switch back. Celery reads the
+    URL from the environment's CELERY_BROKER_URL first: change that after, not before."""
+    from kombu import pools
+
+    from clausebook.celery import app
+
+    previous = (app.conf.broker_url, dict(app.conf.broker_transport_options or {}))
+    # kombu keeps its pools by connection in a registry of its own: close and forget them all.
+    pools.reset()
+    app.conf.broker_url = url
+    app.conf.broker_transport_options = transport_options
+    # The connection and producer pools were made for the old URL.
+    app._pool = None
+    app.amqp._producer_pool = None
+    return previous
+
+
+@pytest.fixture
+def redis_broker(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Redis as the broker for this test and the workers it starts: the run's own when it is
+    Redis, else :data:`REDIS_TEST_URL`. Unreachable Redis is a failure, never a skip."""
+    import redis
+
+    configured = os.environ.get("CELERY_BROKER_URL", "")
+    url = configured if configured.startswith("redis://") else REDIS_TEST_URL
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=3).ping()
+    except redis.exceptions.RedisError as error:
+        pytest.fail(f"This test needs Redis as broker and {url} is unreachable: {error}")
+    options = {"visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", 7200))}
+    from django.test import override_settings
+
+    # Before the environment changes: Celery's broker_url prefers CELERY_BROKER_URL from it.
+    previous = switch_celery_broker(url, options)
+    monkeypatch.setenv("CELERY_BROKER_URL", url)
+    try:
+        with override_settings(CELERY_BROKER_URL=url, CELERY_BROKER_TRANSPORT_OPTIONS=options):
+            yield url
+    finally:
+        switch_celery_broker(*previous)
+
+
+@pytest.fixture
+def redis_celery_worker(redis_broker: str, celery_worker: subprocess.Popen) -> subprocess.Popen:
+    """The ``celery_worker`` fixture's worker, on Redis as broker (see :func:`redis_broker`)."""
+    return celery_worker
+
+
+def start_worker_process(hostname: str, log_path: Path) -> subprocess.Popen:
+    """Another real worker on the test database and the broker the environment names, ready
+    when this returns (the caller stops it). For tests that need more than one worker."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url_for_subprocess(),
+        "DEBUG": "true",
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+    }
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = open(log_path, "w")  # noqa: SIM115 - the process owns it until it exits
+    process = subprocess.Popen(
+        worker_argv(hostname), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        if process.poll() is not None:
+            pytest.fail(f"The Celery worker {hostname} exited at start:\n" + log_path.read_text())
+        if "ready." in log_path.read_text():
+            return process
+    process.kill()
+    pytest.fail(f"The Celery worker {hostname} did not become ready within 30 s")
+
+
+def stop_worker_process(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)

@@ -506,10 +506,24 @@ BODIES.update(
     {
         ("reviews:judge-start", "POST"): Body(lambda s: {"endpoint": str(s.endpoint.pk)}),
         ("api-judge-run-list", "POST"): Body(lambda s: {"endpoint": s.endpoint.pk}),
+        ("reviews:judge-run-cancel", "POST"): Body(lambda s: {}),
+        ("api-judge-run-cancel", "POST"): Body(lambda s: {}),
     }
 )
 
+
 # --- re-runs (issue 13): the sample job's scenario on the sample endpoint ---
+def _flag_rerun_scenario(samples: Samples) -> None:
+    """The form offers only flagged scenarios: flag the sample job's one."""
+    from transcripts.models import ScenarioFlag
+
+    ScenarioFlag.objects.create(
+        scenario_id=samples.rerun_job.runs.get().scenario_id,
+        flagged_by=samples.p.reviewer,
+        reason="Sample flag",
+    )
+
+
 BODIES.update(
     {
         ("reviews:rerun-create", "POST"): Body(
@@ -517,7 +531,8 @@ BODIES.update(
                 "scenarios": [str(s.rerun_job.runs.get().scenario_id)],
                 "endpoints": [str(s.endpoint.pk)],
                 "samples": "1",
-            }
+            },
+            prepare=_flag_rerun_scenario,
         ),
         ("reviews:rerun-cancel", "POST"): Body(lambda s: {}),
         ("api-rerun-cancel", "POST"): Body(lambda s: {}),
@@ -534,6 +549,7 @@ NAMES_NO_OBJECT.update(
     {
         "reviews:rerun-create": "a new job's scenarios and endpoints",
         "reviews:rerun-compare": "two jobs chosen in the query",
+        "api-rerun-compare": "two jobs chosen in the query",
         "api-rerun-list": "a new job's scenarios and endpoints",
     }
 )
@@ -564,6 +580,31 @@ BODIES.update(
     {
         ("reviews:scenario-flag", "POST"): Body(
             lambda s: {"reason": "Sample reason", "clause": ""}, actor="reviewer"
+        ),
+    }
+)
+
+
+# --- an amendment's motivating cases (issue 12): the owner links the sample gold decision ---
+_CASE_URL = {"case_id": lambda s: s.amendment_case.pk}  # type: ignore[attr-defined]
+BODIES.update(
+    {
+        ("reviews:amendment-case-link", "POST"): Body(lambda s: {"decision": s.decision.pk}),
+        ("api-amendment-cases", "POST"): Body(lambda s: {"decision": s.decision.pk}),
+        ("reviews:amendment-case-unlink", "POST"): Body(url=_CASE_URL),
+        ("api-amendment-case", "DELETE"): Body(url=_CASE_URL),
+    }
+)
+
+
+# --- adding transcripts to a campaign (issue 13): the sample campaign takes the spare one ---
+BODIES.update(
+    {
+        ("reviews:campaign-items-add", "POST"): Body(
+            lambda s: {"source": "ids", "ids": str(s.spare_transcript.pk)}  # type: ignore[attr-defined]
+        ),
+        ("api-campaign-items", "POST"): Body(
+            lambda s: {"transcript_ids": [s.spare_transcript.pk]}  # type: ignore[attr-defined]
         ),
     }
 )

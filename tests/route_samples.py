@@ -500,3 +500,38 @@ def _amendment_comment(self):  # type: ignore[no-untyped-def]
 
 Samples.amendment_comment = cached_property(_amendment_comment)  # type: ignore[attr-defined]
 Samples.amendment_comment.__set_name__(Samples, "amendment_comment")  # type: ignore[attr-defined]
+
+
+# --- an amendment's motivating cases (issue 12): the sample item against a second clause ---
+def _amendment_case(self):  # type: ignore[no-untyped-def]
+    from reviews.models import AmendmentCase
+
+    return AmendmentCase.objects.create(
+        workspace=self.p.workspace,
+        amendment=self.amendment,
+        item=self.item,
+        clause=self.version.clauses.get(key=CLAUSE_KEYS[1]),
+        linked_by=self.p.owner,
+    )
+
+
+Samples.amendment_case = cached_property(_amendment_case)  # type: ignore[attr-defined]
+Samples.amendment_case.__set_name__(Samples, "amendment_case")  # type: ignore[attr-defined]
+KWARG_SAMPLES["case_id"] = lambda s: s.amendment_case.pk  # type: ignore[attr-defined]
+
+
+# --- adding to a campaign (issue 13): a transcript the sample campaign does not hold yet ---
+def _spare_transcript(self):  # type: ignore[no-untyped-def]
+    from transcripts.models import Transcript
+
+    return Transcript.objects.create(
+        workspace=self.p.workspace,
+        messages=[{"role": "user", "content": "late"}, {"role": "assistant", "content": "ok"}],
+        message_count=2,
+        content_hash=hashlib.sha256(b"spare transcript").hexdigest(),
+        external_id="sample-spare",
+    )
+
+
+Samples.spare_transcript = cached_property(_spare_transcript)  # type: ignore[attr-defined]
+Samples.spare_transcript.__set_name__(Samples, "spare_transcript")  # type: ignore[attr-defined]

@@ -1,4 +1,6 @@
-"""REST API for model judges: a campaign's judge runs (list, start one) and one run's progress.
+"""REST API for model judges: a campaign's judge runs (list, start one), one run's progress,
+and cancelling a run (409 once it finished). A broker that is down when a run is started is a
+503 (``clausebook.celery.QueueUnavailable``).
 
 ``GET`` on a campaign's runs also says how many calls a new run would make per mode, so a
 client can show the cost before starting. ``judges.run`` for everything; another workspace's
@@ -14,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clausebook.access import WorkspaceAPIMixin
+from clausebook.api_errors import Conflict
 from clausebook.pagination import DefaultPagination
 from reviews.models.runs import JudgeMode
 from reviews.selectors import campaigns as campaign_selectors
@@ -104,4 +107,25 @@ class JudgeRunDetailView(WorkspaceAPIMixin, APIView):
     @extend_schema(responses=JudgeRunProgressOutput, summary="One judge run's progress")
     def get(self, request: Request, workspace: str, judge_run_id: int) -> Response:
         run = services.judge_run_in_workspace(self.workspace.pk, judge_run_id)
+        return Response(JudgeRunProgressOutput(run).data)
+
+
+class JudgeRunCancelView(WorkspaceAPIMixin, APIView):
+    read_permission = services.PERMISSION
+    write_permission = services.PERMISSION
+
+    @extend_schema(
+        request=None,
+        responses={200: JudgeRunProgressOutput, 409: dict},
+        summary="Cancel a queued or running judge run (calls in flight finish)",
+    )
+    def post(self, request: Request, workspace: str, judge_run_id: int) -> Response:
+        run = services.judge_run_in_workspace(self.workspace.pk, judge_run_id)
+        if not services.judge_run_cancel(run=run, actor=request.user):
+            run.refresh_from_db()
+            raise Conflict(
+                f"This judge run already finished ({run.status}); nothing was cancelled.",
+                current=JudgeRunProgressOutput(run).data,
+            )
+        run.refresh_from_db()
         return Response(JudgeRunProgressOutput(run).data)

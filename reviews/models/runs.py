@@ -1,7 +1,8 @@
 """Model endpoints, re-run jobs and their calls, and judge runs.
 
 Only what the data model must say now: where a re-run transcript came from (one row per job,
-scenario, endpoint and sample) and what a judge label points at. The jobs themselves come later.
+scenario, endpoint and sample), what a judge label points at, and the leases and claim counts that
+let a redelivered task take a job over (see reviews.services.reruns).
 """
 
 from __future__ import annotations
@@ -76,6 +77,9 @@ class RerunJob(models.Model):
     # The worker running the job holds it under a lease it renews; a lapsed lease lets a
     # redelivered task take the job over (see reviews.services.reruns).
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # Claims so far: a job whose worker died this many times (settings.RERUN_MAX_ATTEMPTS) is
+    # failed rather than taken over again, so a job that kills its worker is not looped.
+    attempts = models.PositiveSmallIntegerField(default=0)
     deadline_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -183,6 +187,10 @@ class JudgeRun(models.Model):
     invalid_sample = models.JSONField(default=list, blank=True)
     failed_count = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    # Held and renewed by the worker running it, like a re-run job's: a lapsed lease lets a
+    # redelivered task (or the sweep) take the run over, up to RERUN_MAX_ATTEMPTS claims.
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"{self.endpoint} ({self.prompt_version})"

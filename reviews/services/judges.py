@@ -6,32 +6,41 @@ Contracts
   starts): items × clauses in scope (``per_pair``), or items (``per_item``).
 * :func:`judge_run_create` needs ``judges.run``; the endpoint must be the campaign's
   workspace's (else 404). It records the prompt version (``reviews.judging.prompts``) and the
-  call count, and enqueues ``reviews.run_judge`` on commit.
-* :func:`judge_run_execute` claims a queued run (``queued`` → ``running``, a conditional
-  UPDATE: a second delivery does nothing), skips every pair this run already labeled, makes the
+  call count, and enqueues ``reviews.run_judge`` on commit (a broker that is down: the run is
+  failed saying so, and ``QueueUnavailable``, a 503, is raised).
+* :func:`judge_run_execute` claims a queued run, or a running one whose lease lapsed (its
+  worker died), with a conditional UPDATE (a second delivery does nothing while the lease is
+  renewed; the task sends it again for when the lease lapses; a run whose worker died
+  ``RERUN_MAX_ATTEMPTS`` times is failed, not looped), renews the lease while it works, skips every pair this run already labeled, makes the
   remaining calls concurrently (a bounded thread pool; the threads only talk HTTP, the
   database writes happen in the calling thread), and stores each valid answer through
   ``reviews.services.labels.judge.judge_label_record``. An answer the schema refuses is counted
   in ``invalid_count`` with a few kept in ``invalid_sample``, never guessed; a call that fails
   (after retrying transient errors) is counted in ``failed_count`` with its safe message in
   ``error``. The run ends ``succeeded`` unless every call failed.
+* :func:`judge_run_cancel` stops a queued or running run (calls not started never start; calls
+  in flight finish and their labels are kept); :func:`judge_run_sweep` (``reviews.sweep_runs``)
+  enqueues again, or fails, runs whose lease lapsed.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.http import Http404
 from django.utils import timezone
 
 from clausebook import audit, permissions
+from clausebook.celery import enqueue_on_commit
 from clausebook.models import Membership, User
 from reviews.judging import prompts, schema
 from reviews.models import (
@@ -46,6 +55,7 @@ from reviews.models import (
 )
 from reviews.models.runs import JudgeMode
 from reviews.services import endpoints as endpoint_calls
+from reviews.services import reruns
 from reviews.services.labels.core import MAX_RATIONALE
 from reviews.services.labels.judge import judge_label_record
 from specs.models import Clause
@@ -107,8 +117,17 @@ def judge_run_create(
     )
     from reviews.tasks import run_judge
 
-    run_judge.delay_on_commit(run.pk)
+    # A broker that is down leaves the run failed, saying so; the caller gets a 503.
+    enqueue_on_commit(run_judge, run.pk, on_failure=lambda: _not_queued(run))
     return run, calls
+
+
+def _not_queued(run: JudgeRun) -> None:
+    now = timezone.now()
+    JudgeRun.objects.filter(pk=run.pk, status=JobStatus.QUEUED).update(
+        status=JobStatus.FAILED, error=reruns.NOT_QUEUED, finished_at=now
+    )
+    run.status, run.error, run.finished_at = JobStatus.FAILED, reruns.NOT_QUEUED, now
 
 
 # ------------------------------------------------------------------ running -----------------
@@ -128,14 +147,104 @@ class _Outcome:
 
 
 def judge_run_claim(*, run_id: int) -> bool:
-    """``queued`` → ``running``, once: the delivery that wins does the work."""
+    """Take a queued run, or a running one whose worker stopped renewing its lease, once: the
+    delivery that wins does the work. A lapsed run out of claims is failed instead."""
+    now = timezone.now()
+    claimable = Q(status=JobStatus.QUEUED) | Q(status=JobStatus.RUNNING, lease_expires_at__lt=now)
+    claimed = JudgeRun.objects.filter(
+        claimable, pk=run_id, attempts__lt=reruns.MAX_JOB_ATTEMPTS
+    ).update(
+        status=JobStatus.RUNNING,
+        lease_expires_at=now + timedelta(seconds=reruns.LEASE_SECONDS),
+        attempts=F("attempts") + 1,
+    )
+    if not claimed:
+        _fail_exhausted(run_id, now)
+    return bool(claimed)
+
+
+def _fail_exhausted(run_id: int, now: Any) -> bool:
+    message = (
+        f"The worker running this judge run stopped {reruns.MAX_JOB_ATTEMPTS} times; "
+        "it was not started again. Labels already stored are kept."
+    )
     return bool(
-        JudgeRun.objects.filter(pk=run_id, status=JobStatus.QUEUED).update(status=JobStatus.RUNNING)
+        JudgeRun.objects.filter(
+            pk=run_id,
+            status=JobStatus.RUNNING,
+            lease_expires_at__lt=now,
+            attempts__gte=reruns.MAX_JOB_ATTEMPTS,
+        ).update(status=JobStatus.FAILED, error=message, finished_at=now, lease_expires_at=None)
     )
 
 
+def judge_run_busy_seconds(*, run_id: int) -> float | None:
+    """Seconds until a running run's lease lapses, or None when it is not running."""
+    found = JudgeRun.objects.filter(pk=run_id, status=JobStatus.RUNNING).only("lease_expires_at")
+    run = found.first()
+    if run is None:
+        return None
+    if run.lease_expires_at is None:
+        return 0.0
+    return max(0.0, (run.lease_expires_at - timezone.now()).total_seconds())
+
+
+def _renew(run_id: int) -> bool:
+    """Extend the run's lease; False once it is no longer running (cancelled)."""
+    return bool(
+        JudgeRun.objects.filter(pk=run_id, status=JobStatus.RUNNING).update(
+            lease_expires_at=timezone.now() + timedelta(seconds=reruns.LEASE_SECONDS)
+        )
+    )
+
+
+def judge_run_sweep(*, now: Any = None) -> int:
+    """Running judge runs whose lease lapsed: enqueue them again, or fail those out of claims."""
+    from reviews.tasks import run_judge
+
+    now = now or timezone.now()
+    lapsed = list(
+        JudgeRun.objects.filter(status=JobStatus.RUNNING, lease_expires_at__lt=now).values_list(
+            "pk", "attempts"
+        )
+    )
+    for run_id, attempts in lapsed:
+        if attempts >= reruns.MAX_JOB_ATTEMPTS:
+            _fail_exhausted(run_id, now)
+        else:
+            run_judge.delay(run_id)
+    return len(lapsed)
+
+
+@transaction.atomic
+def judge_run_cancel(*, run: JudgeRun, actor: User) -> bool:
+    """Stop a queued or running judge run: no new call starts (calls in flight finish and their
+    labels are kept). False if it had already finished."""
+    membership = Membership.objects.filter(workspace_id=run.workspace_id, user=actor).first()
+    if membership is None:
+        raise Http404("No such workspace")
+    permissions.require(membership, PERMISSION)
+    now = timezone.now()
+    cancelled = JudgeRun.objects.filter(
+        pk=run.pk, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
+    ).update(status=JobStatus.CANCELLED, finished_at=now, lease_expires_at=None)
+    if not cancelled:
+        return False
+    audit.record(
+        verb="judge_run.cancel",
+        actor=actor,
+        workspace=run.campaign.workspace,
+        target=run,
+        summary=f"Cancelled judge run {run.pk}",
+    )
+    run.status = JobStatus.CANCELLED
+    run.finished_at = now
+    return True
+
+
 def judge_run_execute(*, run_id: int) -> JudgeRun:
-    """Run a queued judge run to the end (see the module). A run not queued is returned as is."""
+    """Run a claimable judge run to the end (see the module). One not claimable (finished, or
+    held by a live worker) is returned as is."""
     if not judge_run_claim(run_id=run_id):
         return JudgeRun.objects.get(pk=run_id)
     run = JudgeRun.objects.select_related("campaign__workspace", "endpoint").get(pk=run_id)
@@ -172,21 +281,35 @@ def judge_run_execute(*, run_id: int) -> JudgeRun:
     last_error = ""
     threads = max(1, min(run.endpoint.concurrency, MAX_THREADS, len(calls) or 1))
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"judge-{run.pk}") as pool:
-        futures = [
+        pending = {
             pool.submit(_call_endpoint, run.endpoint, call, *prepared[call]) for call in calls
-        ]
-        for future in as_completed(futures):
-            outcome = future.result()
-            if outcome.error is not None:
-                failures += 1
-                last_error = outcome.error
-                _count(run, failed=1, error=outcome.error)
-                continue
-            _store(run, outcome, items[outcome.call.item_id], clauses, prepared[outcome.call][1])
+        }
+        next_check = time.monotonic() + reruns.CHECK_SECONDS
+        while pending:
+            done, pending = wait(pending, timeout=reruns.CHECK_SECONDS, return_when=FIRST_COMPLETED)
+            for future in done:
+                if future.cancelled():
+                    continue
+                outcome = future.result()
+                if outcome.error is not None:
+                    failures += 1
+                    last_error = outcome.error
+                    _count(run, failed=1, error=outcome.error)
+                    continue
+                _store(
+                    run, outcome, items[outcome.call.item_id], clauses, prepared[outcome.call][1]
+                )
+            if time.monotonic() >= next_check:
+                next_check = time.monotonic() + reruns.CHECK_SECONDS
+                if not _renew(run.pk):
+                    # Cancelled: calls not started never start; those in flight finish.
+                    for future in pending:
+                        future.cancel()
     status = JobStatus.FAILED if calls and failures == len(calls) else JobStatus.SUCCEEDED
-    JudgeRun.objects.filter(pk=run.pk).update(
+    JudgeRun.objects.filter(pk=run.pk, status=JobStatus.RUNNING).update(
         status=status,
         finished_at=timezone.now(),
+        lease_expires_at=None,
         error=last_error if status == JobStatus.FAILED else F("error"),
     )
     run.refresh_from_db()

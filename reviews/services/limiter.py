@@ -31,8 +31,10 @@ from django.db import connection
 
 from reviews.models import EndpointRateBucket, EndpointSlot
 
-#: How long a slot stays taken without renewal. The holder renews every third of it.
-LEASE_SECONDS = 60.0
+#: How long a slot stays taken without renewal. The holder renews every third of it. The same
+#: as a re-run job's lease: a job taken over after its worker died must find the dead worker's
+#: slots free by then, not wait on them longer.
+LEASE_SECONDS = float(getattr(settings, "RERUN_LEASE_SECONDS", 60))
 #: A per-minute budget allows this many seconds' worth of calls at once.
 BURST_SECONDS = 6.0
 #: How soon to ask again when every slot is taken (another worker will free one soon).

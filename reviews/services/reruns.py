@@ -39,23 +39,27 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q, Value
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 
 from clausebook import audit, permissions
+from clausebook.celery import enqueue_on_commit
 from clausebook.models import Membership, User, Workspace
 from reviews.models import Campaign, JobStatus, ModelEndpoint, ModelRun, RerunJob
 from reviews.services import campaigns as campaign_services
 from reviews.services import endpoints as endpoint_calls
 from reviews.services.limiter import Limiter, Permit, limiter_for_worker
 from transcripts.models import Scenario, Transcript, TranscriptOrigin
+
+if TYPE_CHECKING:
+    import httpx
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +75,11 @@ MAX_DEADLINE_SECONDS = 48 * 3600
 MAX_ATTEMPTS = 5
 #: A Retry-After longer than this is not waited for: the run fails with the endpoint's answer.
 MAX_RETRY_AFTER_SECONDS = 300.0
-LEASE_SECONDS = 60.0
+#: The job's and its claimed runs' lease, renewed every CHECK_SECONDS by the worker running it.
+#: A redelivered task (its worker was killed) takes the job over once this lapses.
+LEASE_SECONDS = float(getattr(settings, "RERUN_LEASE_SECONDS", 60))
+#: Claims a job gets: one whose worker died this many times is failed, not taken over again.
+MAX_JOB_ATTEMPTS = int(getattr(settings, "RERUN_MAX_ATTEMPTS", 3))
 #: How often the worker looks at the job (cancelled?) and renews its leases.
 CHECK_SECONDS = 0.25
 #: Parameters a job may set, and how each is checked.
@@ -238,9 +246,28 @@ def rerun_job_create(
     )
     from reviews.tasks import run_rerun_job
 
-    # The id only: the worker reads the endpoint (and decrypts its secret) itself.
-    run_rerun_job.delay_on_commit(job.pk)
+    # The id only: the worker reads the endpoint (and decrypts its secret) itself. A broker that
+    # is down leaves the job failed, saying so, and the caller gets QueueUnavailable (503).
+    enqueue_on_commit(run_rerun_job, job.pk, on_failure=lambda: _not_queued(job))
     return job
+
+
+NOT_QUEUED = (
+    "The task queue was unreachable, so this job was never started and makes no calls. "
+    "Start a new one once the queue is back."
+)
+
+
+def _not_queued(job: RerunJob) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        RerunJob.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
+            status=JobStatus.FAILED, error=NOT_QUEUED, finished_at=now
+        )
+        ModelRun.objects.filter(job=job, status=JobStatus.QUEUED).update(
+            status=JobStatus.FAILED, error=NOT_QUEUED, finished_at=now
+        )
+    job.status, job.error, job.finished_at = JobStatus.FAILED, NOT_QUEUED, now
 
 
 @transaction.atomic
@@ -278,19 +305,77 @@ def rerun_job_cancel(*, job: RerunJob, actor: User) -> bool:
 
 def rerun_job_claim(*, job_id: int) -> RerunJob | None:
     """Take a queued job, or a running one whose worker stopped renewing its lease; None if
-    another worker has it or it finished. One conditional UPDATE, so only one worker wins."""
+    another worker has it or it finished. One conditional UPDATE, so only one worker wins.
+    A lapsed job already claimed MAX_JOB_ATTEMPTS times is failed instead (its worker keeps
+    dying on it: taking it over again would loop)."""
     now = timezone.now()
     claimable = RerunJob.objects.filter(
         pk=job_id, status=JobStatus.QUEUED
     ) | RerunJob.objects.filter(pk=job_id, status=JobStatus.RUNNING, lease_expires_at__lt=now)
-    claimed = claimable.update(
+    claimed = claimable.filter(attempts__lt=MAX_JOB_ATTEMPTS).update(
         status=JobStatus.RUNNING,
         lease_expires_at=now + timedelta(seconds=LEASE_SECONDS),
-        started_at=now,
+        started_at=Coalesce(F("started_at"), Value(now)),
+        attempts=F("attempts") + 1,
     )
     if not claimed:
+        _fail_exhausted(job_id, now)
         return None
     return RerunJob.objects.select_related("workspace").get(pk=job_id)
+
+
+def _fail_exhausted(job_id: int, now: Any) -> bool:
+    """Fail a lapsed job that has had all its claims, and its unfinished runs, saying why."""
+    message = (
+        f"The worker running this job stopped {MAX_JOB_ATTEMPTS} times; "
+        "it was not started again. Calls already answered are kept."
+    )
+    with transaction.atomic():
+        failed = RerunJob.objects.filter(
+            pk=job_id,
+            status=JobStatus.RUNNING,
+            lease_expires_at__lt=now,
+            attempts__gte=MAX_JOB_ATTEMPTS,
+        ).update(status=JobStatus.FAILED, error=message, finished_at=now, lease_expires_at=None)
+        if failed:
+            ModelRun.objects.filter(
+                job_id=job_id,
+                transcript__isnull=True,
+                status__in=[JobStatus.QUEUED, JobStatus.RUNNING],
+            ).update(status=JobStatus.FAILED, error=message, finished_at=now)
+    return bool(failed)
+
+
+def rerun_job_busy_seconds(*, job_id: int) -> float | None:
+    """Seconds until a running job's lease lapses (a live worker may still hold it), or None
+    when the job is not running. A redelivered task waits this long, then tries again."""
+    job = RerunJob.objects.filter(pk=job_id, status=JobStatus.RUNNING).only("lease_expires_at")
+    found = job.first()
+    if found is None:
+        return None
+    if found.lease_expires_at is None:
+        return 0.0
+    return max(0.0, (found.lease_expires_at - timezone.now()).total_seconds())
+
+
+def rerun_job_sweep(*, now: Any = None) -> int:
+    """Running jobs whose lease lapsed (their worker died and no redelivery came, e.g. on the
+    filesystem broker): enqueue them again to be taken over, or fail those out of claims.
+    Safe beside running jobs and another sweep: the task's claim is the one conditional UPDATE."""
+    from reviews.tasks import run_rerun_job
+
+    now = now or timezone.now()
+    lapsed = list(
+        RerunJob.objects.filter(status=JobStatus.RUNNING, lease_expires_at__lt=now).values_list(
+            "pk", "attempts"
+        )
+    )
+    for job_id, attempts in lapsed:
+        if attempts >= MAX_JOB_ATTEMPTS:
+            _fail_exhausted(job_id, now)
+        else:
+            run_rerun_job.delay(job_id)
+    return len(lapsed)
 
 
 _RUNS = ModelRun._meta.db_table

@@ -3,22 +3,24 @@ it run (an htmx-polled progress region), and the per-clause trust table (the jud
 gold and against each human, with the prompt version).
 
 Access: ``judges.run`` (adjudicators and up); another workspace's campaign, endpoint or run is
-404. The figures come from the campaign's cached agreement report.
+404. A run can be cancelled from its page while it is queued or running; a broker that is down
+when a run is started answers 503 with the reason. The figures come from the campaign's cached agreement report.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from clausebook.access import workspace_member
+from clausebook.celery import QueueUnavailable
 from reviews.models.runs import JudgeMode
 from reviews.selectors import campaigns as campaign_selectors
-from reviews.selectors.agreement import campaign_agreement
 from reviews.services import endpoints as endpoint_services
 from reviews.services import judges as services
 
@@ -46,8 +48,11 @@ def trust_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
 @workspace_member(permission=services.PERMISSION)
 @require_http_methods(["GET", "HEAD", "POST"])
 def judge_start(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    from reviews.selectors.agreement import campaign_agreement  # numpy: only for this page
+
     campaign = campaign_selectors.get_campaign(request.workspace, campaign_id)
     errors: list[str] = []
+    status = 400
     if request.method == "POST":
         try:
             endpoint = endpoint_services.endpoint_in_workspace(
@@ -62,6 +67,9 @@ def judge_start(request: HttpRequest, campaign_id: int) -> HttpResponse:
             return redirect("reviews:judge-run-detail", request.workspace.slug, run.pk)
         except ValidationError as error:
             errors = error.messages
+        except QueueUnavailable as error:
+            errors = [str(error.detail)]
+            status = 503
     context = {
         "campaign": campaign,
         "endpoints": endpoint_services.endpoints_in_workspace(request.workspace),
@@ -77,7 +85,7 @@ def judge_start(request: HttpRequest, campaign_id: int) -> HttpResponse:
         "trust": trust_rows(campaign_agreement(campaign)),
         "errors": errors,
     }
-    return render(request, "reviews/judges/start.html", context, status=400 if errors else 200)
+    return render(request, "reviews/judges/start.html", context, status=status if errors else 200)
 
 
 def _int(value: str | None, field: str) -> int:
@@ -95,10 +103,25 @@ def judge_run_detail(request: HttpRequest, judge_run_id: int) -> HttpResponse:
     if request.htmx:
         # The progress region polls itself; authorized above, like the page.
         template += "#progress"
+    return render(request, template, _run_context(run))
+
+
+@require_POST
+@workspace_member(permission=services.PERMISSION)
+def judge_run_cancel(request: HttpRequest, judge_run_id: int) -> HttpResponse:
+    run = services.judge_run_in_workspace(request.workspace.pk, judge_run_id)
+    if services.judge_run_cancel(run=run, actor=request.user):
+        messages.success(request, f"Cancelled judge run #{run.pk}; calls in flight finish.")
+        return redirect("reviews:judge-run-detail", request.workspace.slug, run.pk)
+    # Nothing to cancel: say so on the run's page, with the status a client can tell apart.
+    messages.info(request, f"Judge run #{run.pk} had already finished; nothing was cancelled.")
+    return render(request, "reviews/judges/run.html", _run_context(run), status=409)
+
+
+def _run_context(run: Any) -> dict[str, Any]:
     percent = int(100 * run.calls_done / run.calls_total) if run.calls_total else 100
-    context = {
+    return {
         "run": run,
         "percent": min(percent, 100),
         "active": run.status in ("queued", "running"),
     }
-    return render(request, template, context)

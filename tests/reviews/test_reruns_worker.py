@@ -14,7 +14,7 @@ from clausebook import secrets
 from devtools.local_model_server import LocalModelServer
 from reviews.models import JobStatus, ModelEndpoint, ModelRun, RerunJob
 from tests.conftest import wait_for
-from transcripts.models import Scenario, TranscriptOrigin
+from transcripts.models import Scenario, ScenarioFlag, TranscriptOrigin
 
 KEY = secrets.generate_key()
 
@@ -42,6 +42,11 @@ def test_a_real_worker_runs_a_job_and_its_page_shows_it_done(worker_env, celery_
         )
         for n in range(3)
     ]
+    for flagged in scenarios:
+        # The job form offers the scenarios reviewers flagged.
+        ScenarioFlag.objects.create(
+            scenario=flagged, flagged_by=personas.reviewer, reason="Check this again"
+        )
     endpoint = ModelEndpoint.objects.create(
         workspace=personas.workspace,
         name="local",

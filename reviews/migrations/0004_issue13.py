@@ -1,0 +1,23 @@
+# Placeholder owned by one helper this session; squashed into 0001 before the session ends.
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [("reviews", "0003_issue12")]
+    operations = [
+        migrations.AddField(
+            model_name="rerunjob",
+            name="attempts",
+            field=models.PositiveSmallIntegerField(default=0),
+        ),
+        migrations.AddField(
+            model_name="judgerun",
+            name="lease_expires_at",
+            field=models.DateTimeField(blank=True, null=True),
+        ),
+        migrations.AddField(
+            model_name="judgerun",
+            name="attempts",
+            field=models.PositiveSmallIntegerField(default=0),
+        ),
+    ]
