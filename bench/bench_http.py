@@ -9,7 +9,8 @@ own). Then, in this process: workspaces of 1,000, 10,000 and 100,000 transcripts
 ``INSERT … SELECT generate_series`` (then ``VACUUM ANALYZE``); a bench reviewer with an API token
 and a signed-in session; published specs; and campaigns: k = 2 over 1,000 transcripts (label and
 next), k = 2 over all 100,000 (claim next), one 40-message transcript with 80 clauses (the
-labeling page).
+labeling page). ``BENCH_HTTP_SIZES`` builds only some sizes, for a quick look at one figure
+(see ``_sizes``); unset, every size is built, as ``make bench`` does.
 
 Every figure is one ``httpx.Client`` over one kept-alive connection, after five warm-up requests.
 The in-process column shows the same figure from the in-process modules (test Client or a
@@ -19,6 +20,7 @@ service call) when they ran in the same run (``python -m bench http labeling lis
 from __future__ import annotations
 
 import atexit
+import os
 import time
 from typing import Any
 
@@ -28,7 +30,25 @@ from bench import http_support as support
 from bench.core import Benchmark, Result
 
 RUNS = 50
-SIZES = (1_000, 10_000, 100_000)
+ALL_SIZES = (1_000, 10_000, 100_000)
+
+
+def _sizes() -> tuple[int, ...]:
+    """The sizes this run builds: all (what ``make bench`` measures), or the subset named by
+    ``BENCH_HTTP_SIZES=1000[,10000]`` to measure one figure quickly (``python -m bench "http
+    label one"`` with ``BENCH_HTTP_SIZES=1000`` builds 11k rows instead of 1.11M; the label, claim
+    and page campaigns then come from the largest size built)."""
+    raw = os.environ.get("BENCH_HTTP_SIZES", "").replace("_", "")
+    if not raw.strip():
+        return ALL_SIZES
+    chosen = tuple(sorted({int(part) for part in raw.split(",") if part.strip()}))
+    unknown = set(chosen) - set(ALL_SIZES)
+    if unknown or not chosen:
+        raise SystemExit(f"BENCH_HTTP_SIZES: choose among {ALL_SIZES}, not {raw!r}")
+    return chosen
+
+
+SIZES = _sizes()
 # (every, size): one row in `every` is the workspace's own; the rest, 1,000,000 in all, belong to
 # the other workspaces (900k between the 100k's rows, 90k between the 10k's, 10k between the 1k's).
 EVERY = {100_000: 10, 10_000: 10, 1_000: 11}
@@ -133,7 +153,7 @@ def _prepare_data() -> dict[str, Any]:
         rows = cursor.fetchone()[0]
     vacuumed_at = time.perf_counter()
 
-    big = workspaces[100_000]
+    big = workspaces[max(SIZES)]
     version = _published_spec(big, NEXT_CLAUSES)
     ids = list(Transcript.objects.filter(workspace=big).order_by("id").values_list("id", flat=True))
     common = {
@@ -300,7 +320,9 @@ def bench_claim_next() -> Result:
 
     with support.use_database():
         samples = support.timed(claim, runs=RUNS, after=give_back)
-    return Result(samples, note="POST …/claim/, 100,000 items open, slot given back between")
+    return Result(
+        samples, note=f"POST …/claim/, {max(SIZES):,} items open, slot given back between"
+    )
 
 
 def _list(size: int, *, deep: bool) -> Result:
@@ -319,7 +341,7 @@ def _list(size: int, *, deep: bool) -> Result:
         if len(rows) != PAGE or "messages" not in rows[0]:
             raise RuntimeError(f"a page of {len(rows)} rows, not {PAGE} with messages")
 
-    where = "after=<id at 90 %>" if deep else "page 1, counts the total"
+    where = "after=<id at 90 %>" if deep else "page 1, with the total"
     return Result(
         support.timed(get, runs=RUNS),
         note=f"GET ?include=messages&page_size={PAGE}, {where}; 1M rows in other workspaces",

@@ -78,7 +78,9 @@ class KeysetPagination(BasePagination):
 
     ``total`` (with ``min_id`` and ``max_id``, the list's id range, to aim a jump) is counted on
     the first page only (no ``after``/``before``), or on any page with ``count=true``;
-    ``count=false`` skips it on the first page. Elsewhere they are ``null``. The ``next`` and
+    ``count=false`` skips it on the first page. Elsewhere they are ``null``. A view that keeps
+    its list's total (the transcripts: a count per workspace, kept by triggers) returns them from
+    ``keyset_counts()`` instead of having them counted; ``None`` there means count. The ``next`` and
     ``previous`` links keep the other parameters but not ``count``: walking pages never recounts.
     """
 
@@ -166,7 +168,10 @@ class KeysetPagination(BasePagination):
                 self.previous_before = rows[0].pk if rows else _clamp(after + back_step)
 
         if self._count_wanted(params, first_page=after is None and before is None):
-            self.counts = queryset.order_by().aggregate(
+            # A view that keeps its list's total (transcripts: a count per workspace) says so in
+            # keyset_counts(); None there means count.
+            kept = view.keyset_counts() if hasattr(view, "keyset_counts") else None
+            self.counts = kept or queryset.order_by().aggregate(
                 total=Count("id"), min_id=Min("id"), max_id=Max("id")
             )
         return rows

@@ -25,12 +25,14 @@ from rest_framework import generics, parsers, serializers, status
 from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from clausebook import parsers as clausebook_parsers
 from clausebook.access import WorkspaceAPIMixin
 from clausebook.api_errors import Conflict
 from clausebook.pagination import NewestFirstKeysetPagination
+from clausebook.renderers import ORJSONRenderer
 from transcripts import access, selectors, services
 from transcripts.formats import FORMATS, ROLE_NAMES
 from transcripts.formats.limits import (
@@ -238,7 +240,19 @@ class ScenarioSummaryOutput(serializers.ModelSerializer):
         ]
 
 
+class ScenarioFlagOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    flagged_by = serializers.CharField(source="flagged_by.short_name")
+    reason = serializers.CharField()
+    clause_id = serializers.IntegerField(allow_null=True, help_text="None: the whole transcript.")
+    clause_key = serializers.CharField(source="clause.key", allow_null=True, default=None)
+    transcript_id = serializers.IntegerField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    resolved_at = serializers.DateTimeField(allow_null=True)
+
+
 class ScenarioOutput(serializers.ModelSerializer):
+    flags = serializers.SerializerMethodField(help_text="Who flagged it, about what, and why.")
     import_id = serializers.IntegerField(source="import_run_id", allow_null=True)
     eval_prompt_id = serializers.IntegerField(allow_null=True)
     example_id = serializers.IntegerField(allow_null=True)
@@ -261,8 +275,13 @@ class ScenarioOutput(serializers.ModelSerializer):
             "example_id",
             "origin_transcript_id",
             "cut_before_turn",
+            "flags",
             "created_at",
         ]
+
+    @extend_schema_field(ScenarioFlagOutput(many=True))
+    def get_flags(self, scenario: Scenario) -> list[dict[str, Any]]:
+        return ScenarioFlagOutput(selectors.scenario_flags(scenario), many=True).data  # type: ignore[return-value]
 
 
 class PayloadTooLarge(APIException):
@@ -325,13 +344,26 @@ _FILTERS = [
 
 
 class TranscriptListView(WorkspaceAPIMixin, generics.ListAPIView):
+    """Rows as PostgreSQL builds them (:func:`selectors.transcript_rows_json`), sent verbatim:
+    the serializers below describe them for the schema, and a test holds the two the same."""
+
     read_role = access.READ_ROLE
     serializer_class = TranscriptSummaryOutput
     pagination_class = NewestFirstKeysetPagination
+    renderer_classes = [
+        ORJSONRenderer,
+        *(r for r in api_settings.DEFAULT_RENDERER_CLASSES if r.format != "json"),
+    ]
 
     def keyset_prefix(self) -> dict[str, int]:
         """Pages are ranges of the ``(workspace, id)`` index (see KeysetPagination)."""
         return {"workspace_id": self.workspace.pk}
+
+    def keyset_counts(self) -> dict[str, int | None] | None:
+        """The unfiltered list's total is kept, not counted; a filtered one is counted."""
+        if selectors.TranscriptFilters.from_params(self.request.query_params).active:
+            return None
+        return selectors.transcript_list_totals(self.workspace)
 
     def get_serializer_class(self):  # type: ignore[no-untyped-def]
         if "messages" in _includes(self.request.query_params):
@@ -340,10 +372,18 @@ class TranscriptListView(WorkspaceAPIMixin, generics.ListAPIView):
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         params = self.request.query_params
-        return access.transcripts_for_user(
+        with_messages = "messages" in _includes(params)
+        transcripts = access.transcripts_for_user(
             self.membership,
             selectors.TranscriptFilters.from_params(params),
-            with_messages="messages" in _includes(params),
+            with_messages=with_messages,
+        )
+        return selectors.transcript_rows_json(transcripts, with_messages=with_messages)
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        rows = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(
+            orjson.Fragment(b"[" + ",".join(row.row_json for row in rows).encode() + b"]")
         )
 
     @extend_schema(
@@ -363,7 +403,9 @@ class TranscriptListView(WorkspaceAPIMixin, generics.ListAPIView):
         description="Newest first (descending id). Keyset pages: follow next/previous, or start "
         "anywhere with after=<id> (the page that follows that id: smaller ids) or before=<id>. A "
         "page costs the same at any depth. total (with min_id and max_id, to aim a jump) is "
-        "counted on the first page only, or on any page with count=true. Rows are "
+        "given on the first page only, or on any page with count=true: without filters it is "
+        "a count kept per workspace (exact, and as cheap at 100k rows as at 10), with filters "
+        "it is counted. Rows are "
         "TranscriptSummary; with include=messages they also carry messages.",
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:

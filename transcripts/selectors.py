@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import F, Func, IntegerField, Q, QuerySet, TextField
+from django.db import connection
+from django.db.models import F, Func, IntegerField, Q, QuerySet, TextField, Value
 from django.db.models.functions import Cast
 from django.shortcuts import get_object_or_404
 
@@ -89,6 +90,106 @@ def transcript_list(
             _text__icontains=filters.q
         ) | qs.filter(external_id__icontains=filters.q)
     return qs
+
+
+class UTCISOTimestamp(Func):
+    """A timestamp as DRF writes one in UTC: ``2026-01-02T03:04:05.123456Z``, the fraction left
+    out when it is zero (as Python's ``isoformat``)."""
+
+    template = (
+        "to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS')"
+        " || CASE WHEN date_trunc('second', %(expressions)s) = %(expressions)s"
+        " THEN '' ELSE to_char(%(expressions)s AT TIME ZONE 'UTC', '.US') END || 'Z'"
+    )
+    output_field = TextField()
+
+
+#: A list row's fields (``TranscriptSummaryOutput``'s, in its order) and what makes each.
+_ROW_FIELDS: tuple[tuple[str, Any], ...] = (
+    ("id", F("id")),
+    ("external_id", F("external_id")),
+    ("source", F("source")),
+    ("model", F("model")),
+    ("tags", F("tags")),
+    ("message_count", F("message_count")),
+    ("content_hash", F("content_hash")),
+    ("pair_key", F("pair_key")),
+    ("variant", F("variant")),
+    ("origin", F("origin")),
+    ("import_id", F("import_run_id")),
+    ("preview", FirstUserText(F("messages"))),
+    ("created_at", UTCISOTimestamp(F("created_at"))),
+)
+
+
+class TranscriptRowJSON(Func):
+    """One list row as JSON text, built by PostgreSQL: a page of 100 transcripts with their
+    messages is then no jsonb parsed into Python, no model per row, no serializer per field and
+    no encoding again (together about two thirds of the request). The stored messages go out as
+    stored: the import validated them."""
+
+    function = "json_build_object"
+    template = "%(function)s(%(expressions)s)::text"
+    output_field = TextField()
+
+    def __init__(self, *, with_messages: bool) -> None:
+        fields = [*_ROW_FIELDS, *((("messages", F("messages")),) if with_messages else ())]
+        super().__init__(*(part for name, value in fields for part in (Value(name), value)))
+
+
+def transcript_rows_json(
+    transcripts: QuerySet[Transcript], *, with_messages: bool
+) -> QuerySet[Any]:
+    """``transcripts`` (a :func:`transcript_list`, ordered and filtered as it is) as ``(pk,
+    row_json)`` rows: what the API's list sends, keyset pages still bounded and ordered on the
+    id. Only these two columns are selected (the list's ``preview`` annotation is not computed a
+    second time beside the one in the JSON: a JSON path query per row is most of the page's
+    cost in PostgreSQL)."""
+    return transcripts.annotate(
+        row_json=TranscriptRowJSON(with_messages=with_messages)
+    ).values_list("pk", "row_json", named=True)
+
+
+#: Appended to by triggers on the transcript table (migration 0003_perf): one part per writing
+#: statement and workspace; a workspace's count is the sum of its parts.
+_COUNTS = "transcripts_workspace_count"
+#: Parts of one workspace's count beyond which a reader folds them into one (an import of 100k
+#: rows leaves about 50), so reading the total stays one short index range.
+FOLD_COUNT_PARTS = 64
+
+
+def transcript_list_totals(workspace: Workspace) -> dict[str, int | None]:
+    """The unfiltered list's ``total``, ``min_id`` and ``max_id`` in one query that costs the
+    same whatever the workspace holds: the total from the count the triggers keep (exact, and
+    within the reader's own transaction too), the ids from the two ends of the
+    ``(workspace, id)`` index."""
+    table = Transcript._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT c.total, c.parts,
+                   (SELECT min(id) FROM {table} WHERE workspace_id = %(w)s),
+                   (SELECT max(id) FROM {table} WHERE workspace_id = %(w)s)
+            FROM (SELECT coalesce(sum(transcripts), 0), count(*) FROM {_COUNTS}
+                  WHERE workspace_id = %(w)s) AS c (total, parts)
+            """,  # noqa: S608 - table names are constants
+            {"w": workspace.pk},
+        )
+        total, parts, min_id, max_id = cursor.fetchone()
+        if parts > FOLD_COUNT_PARTS:
+            # One statement: the parts it deletes are the committed ones it sums, so parts that
+            # other transactions are still writing survive it, and two readers folding at once
+            # cannot count a part twice (the second finds it deleted and skips it).
+            cursor.execute(
+                f"""
+                WITH folded AS (DELETE FROM {_COUNTS} WHERE workspace_id = %(w)s
+                                RETURNING transcripts)
+                INSERT INTO {_COUNTS} (workspace_id, transcripts)
+                SELECT %(w)s, sum(transcripts) FROM folded HAVING count(*) > 0
+                """,  # noqa: S608 - the table name is a constant
+                {"w": workspace.pk},
+            )
+    return {"total": int(total), "min_id": min_id, "max_id": max_id}
 
 
 def transcript_sources(workspace: Workspace) -> list[str]:
@@ -221,6 +322,6 @@ def scenario_flags(scenario: Scenario, limit: int = 20) -> list[ScenarioFlag]:
     """Who asked for the scenario to be re-run and why, newest first."""
     return list(
         ScenarioFlag.objects.filter(scenario=scenario)
-        .select_related("flagged_by")
+        .select_related("flagged_by", "clause__version__spec")
         .order_by("-id")[:limit]
     )

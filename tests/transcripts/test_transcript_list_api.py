@@ -114,6 +114,73 @@ def test_a_client_jumps_to_any_depth_in_one_request(personas):
     assert "count" not in (counted["next"] or "")
 
 
+def test_the_total_is_kept_exact_through_imports_creates_deletes_and_rollbacks(personas, tmp_path):
+    """The first page's total is a count kept per workspace (not recounted): it follows an import
+    (whose COPY runs with the foreign-key triggers off), a single create, deletes, a rolled-back
+    import, and never counts another workspace's rows."""
+    from django.core.management import call_command
+    from django.db import transaction
+
+    from transcripts import selectors
+
+    client = personas.client_for(personas.reviewer)
+
+    def total(workspace: Workspace | None = None) -> int:
+        return client.get(list_url(personas, workspace), {"page_size": 1}).json()["total"]
+
+    insert_transcripts(personas.workspace, 4, every=2, other=personas.other_workspace)
+    assert total() == 4
+    path = tmp_path / "chats.jsonl"
+    path.write_text(
+        "\n".join(
+            json.dumps(
+                {
+                    "messages": [
+                        {"role": "user", "content": f"Imported {n}?"},
+                        {"role": "assistant", "content": "Yes."},
+                    ]
+                }
+            )
+            for n in range(7)
+        )
+        + "\n"
+    )
+    call_command("import_transcripts", str(path), "--workspace", personas.workspace.slug)
+    assert total() == 11
+    # Re-importing the same file creates nothing: duplicates are not counted twice.
+    call_command("import_transcripts", str(path), "--workspace", personas.workspace.slug)
+    assert total() == 11
+    Transcript.objects.create(
+        workspace=personas.workspace, messages=[], message_count=0, content_hash="one"
+    )
+    assert total() == 12
+    with pytest.raises(RuntimeError), transaction.atomic():
+        insert_transcripts(personas.workspace, 50)
+        assert total() == 62  # the writer's own transaction sees its rows counted
+        raise RuntimeError("roll back")
+    assert total() == 12
+    Transcript.objects.filter(workspace=personas.workspace, source="test").delete()
+    assert total() == 8
+    assert total() == Transcript.objects.filter(workspace=personas.workspace).count()
+    other_client = personas.client_for(personas.outsider)
+    other_url = list_url(personas, personas.other_workspace)
+    assert other_client.get(other_url, {"page_size": 1}).json()["total"] == 4
+    # Many small writes leave many parts of the count; a reader folds them into one.
+    for _ in range(selectors.FOLD_COUNT_PARTS + 5):
+        insert_transcripts(personas.workspace, 1)
+    assert total() == 8 + selectors.FOLD_COUNT_PARTS + 5
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM transcripts_workspace_count WHERE workspace_id = %s",
+            [personas.workspace.pk],
+        )
+        assert cursor.fetchone()[0] == 1
+    assert total() == Transcript.objects.filter(workspace=personas.workspace).count()
+    # A filtered list is counted as it is filtered.
+    filtered = client.get(list_url(personas), {"q": "Imported", "page_size": 1}).json()
+    assert filtered["total"] == 7
+
+
 def test_the_last_page_has_no_next_and_an_id_past_the_end_gives_an_empty_page(personas):
     mine = insert_transcripts(personas.workspace, 5)
     client = personas.client_for(personas.reviewer)
@@ -174,6 +241,58 @@ def test_include_messages_carries_each_transcripts_messages_as_the_detail_does(p
         assert row["messages"] == detail["messages"] and len(row["messages"]) == 2
     plain = client.get(list_url(personas)).json()["results"]
     assert "messages" not in plain[0] and plain[0]["preview"].startswith("Question")
+
+
+def test_list_rows_are_what_the_documented_serializers_say_field_for_field(personas):
+    """The rows PostgreSQL builds are the schema's (TranscriptSummary, with messages on request),
+    value for value: tags, an import, a tool call, text that is not ASCII, timestamps with and
+    without a fraction of a second."""
+    from datetime import UTC, datetime
+
+    from rest_framework.renderers import JSONRenderer
+
+    from transcripts import selectors
+    from transcripts.api import TranscriptSummaryOutput, TranscriptWithMessagesOutput
+    from transcripts.models import TranscriptImport
+
+    run = TranscriptImport.objects.create(workspace=personas.workspace, filename="a.jsonl")
+    common = {"workspace": personas.workspace, "message_count": 2}
+    Transcript.objects.create(
+        **common,
+        messages=[
+            {"role": "system", "content": 'Be "careful" <b>é</b> \u2028 ✓'},
+            {"role": "user", "content": "Préview " + "x" * 300},
+            {
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [
+                    {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+                ],
+            },
+        ],
+        content_hash="h1",
+        external_id="ext-1",
+        source="src",
+        model="m-1",
+        tags=["a", "b c"],
+        import_run=run,
+        pair_key="p",
+        variant="chosen",
+        created_at=datetime(2026, 1, 2, 3, 4, 5, 120000, tzinfo=UTC),
+    )
+    Transcript.objects.create(
+        **common,
+        messages=[{"role": "assistant", "content": "no user message"}],
+        content_hash="h2",
+        created_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+    )
+    client = personas.client_for(personas.reviewer)
+    for include, serializer in ((True, TranscriptWithMessagesOutput), (False, None)):
+        serializer = serializer or TranscriptSummaryOutput
+        qs = selectors.transcript_list(personas.workspace, with_messages=include)
+        expected = json.loads(JSONRenderer().render(serializer(qs, many=True).data))
+        params = {"include": "messages"} if include else {}
+        assert client.get(list_url(personas), params).json()["results"] == expected
 
 
 def test_include_messages_never_shows_another_workspaces_transcripts(personas):
