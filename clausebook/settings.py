@@ -141,8 +141,8 @@ DEMO_SEEDERS = [
 # Fragments other apps add to a clause page, by URL name (kwargs workspace, spec, label, key);
 # a name that does not resolve is skipped, so specs imports nothing of the app serving it.
 CLAUSE_PAGE_PANELS = ["reviews:clause-panel", "reviews:clause-history-panel"]
-# The same for an amendment page (args workspace, amendment id): its discussion thread.
-AMENDMENT_PAGE_PANELS = ["reviews:amendment-thread-panel"]
+# The same for an amendment page (args workspace, amendment id): its linked cases, its thread.
+AMENDMENT_PAGE_PANELS = ["reviews:amendment-cases-panel", "reviews:amendment-thread-panel"]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -454,6 +454,11 @@ CLAUSEBOOK_IMPORT_KEEP_UPLOAD_DAYS = env_int("CLAUSEBOOK_IMPORT_KEEP_UPLOAD_DAYS
 GOLD_EXPORT_DIR = Path(env_str("GOLD_EXPORT_DIR", str(VAR_DIR / "exports")))
 GOLD_EXPORT_LINK_MAX_AGE = env_int("GOLD_EXPORT_LINK_MAX_AGE", 3600)
 GOLD_EXPORT_LEASE_SECONDS = env_int("GOLD_EXPORT_LEASE_SECONDS", 120)
+# Re-run jobs and judge runs: the lease their worker renews (seconds; a redelivered task waits for
+# it to lapse before taking the work over), and how many claims a job gets before a job whose
+# worker keeps dying is failed instead of being taken over again (T32).
+RERUN_LEASE_SECONDS = env_int("CLAUSEBOOK_RERUN_LEASE_SECONDS", 60)
+RERUN_MAX_ATTEMPTS = env_int("CLAUSEBOOK_RERUN_MAX_ATTEMPTS", 3)
 # Periodic tasks, run by `celery beat` (compose's beat service; `-B` inside the demo's worker).
 CELERY_BEAT_SCHEDULE = {
     "transcripts-sweep-imports": {
@@ -464,6 +469,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     "reviews-sweep-exports": {
         "task": "reviews.sweep_exports",
+        "schedule": 60.0,
+        "options": {"expires": 60.0},
+    },
+    "reviews-sweep-runs": {
+        "task": "reviews.sweep_runs",
         "schedule": 60.0,
         "options": {"expires": 60.0},
     },

@@ -18,7 +18,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from clausebook.access import workspace_member
-from clausebook.celery import QueueUnavailable
+from clausebook.queueing import QueueUnavailable
 from reviews.models.runs import JudgeMode
 from reviews.selectors import campaigns as campaign_selectors
 from reviews.services import endpoints as endpoint_services

@@ -18,8 +18,8 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from clausebook.access import workspace_member
-from clausebook.celery import QueueUnavailable
 from clausebook.models import Membership, Workspace
+from clausebook.queueing import QueueUnavailable
 from reviews.charts import SplitRow, split_bars
 from reviews.models import Campaign, ModelEndpoint
 from reviews.selectors import reruns as selectors
