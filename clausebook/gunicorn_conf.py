@@ -11,6 +11,7 @@ max_connections leaves after the Celery worker and the other clients)``, threads
 
 from __future__ import annotations
 
+import gc
 import os
 
 from clausebook import logfilters, serving
@@ -61,6 +62,15 @@ def when_ready(server: object) -> None:
     from django.urls import get_resolver
 
     get_resolver().url_patterns  # noqa: B018 - reading it is what imports every view
+    # What the master loaded stays out of the collector: a worker's first collections would
+    # otherwise write to (and so copy) every page of it that it shares with the master.
+    gc.collect()
+    gc.freeze()
+    # `manage.py demo` starts the Celery worker once the app is loaded (this file appears), without
+    # a request that would dirty a worker's memory before anyone uses it.
+    if os.environ.get("CLAUSEBOOK_SERVER_READY_FILE"):
+        with open(os.environ["CLAUSEBOOK_SERVER_READY_FILE"], "w"):
+            pass
 
 
 def post_fork(server: object, worker: object) -> None:

@@ -93,14 +93,21 @@ def plan(
     worker_concurrency: int,
     cpu_cores: int | None = None,
     threads: int = DEFAULT_THREADS,
+    per_core: int = 2,
 ) -> WebPlan:
-    """Workers and threads for gunicorn: ``min(2 × cores + 1, database budget / threads)``.
+    """Workers and threads for gunicorn: ``min(per_core × cores + 1, database budget / threads)``.
+
+    ``per_core=2`` is gunicorn's advice for a server (a request waiting on the network in one
+    process while another computes). ``make demo`` passes 1, ``cores + 1``: the threads already
+    cover the waits, one process per core lets every core run Python (the GIL), and the one
+    extra keeps a page served while a worker is busy or being replaced; each further process
+    costs memory and start time on a laptop serving one person.
 
     ``worker_concurrency`` is the Celery pool size sharing the database; its main process and
     beat take one connection each on top.
     """
     budget = limits.usable - (worker_concurrency + 2) - HEADROOM
-    wanted = 2 * (cpu_cores or cores()) + 1
+    wanted = per_core * (cpu_cores or cores()) + 1
     if budget < threads:
         # A tiny server (max_connections near the reserve): one process, as many threads as fit.
         return WebPlan(workers=1, threads=max(1, budget))

@@ -15,7 +15,6 @@ from rest_framework.views import APIView
 
 from clausebook.access import WorkspaceAPIMixin
 from reviews.selectors import campaigns as campaign_selectors
-from reviews.selectors.agreement import campaign_agreement
 
 
 class CampaignAgreementView(WorkspaceAPIMixin, APIView):
@@ -37,5 +36,7 @@ class CampaignAgreementView(WorkspaceAPIMixin, APIView):
         },
     )
     def get(self, request: Request, workspace: str, campaign_id: int) -> Response:
+        from reviews.selectors.agreement import campaign_agreement  # numpy: only for this call
+
         campaign = campaign_selectors.get_campaign(self.workspace, campaign_id)
         return Response(campaign_agreement(campaign))

@@ -19,11 +19,6 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-try:  # installed with drf-spectacular; the hand validator below covers its absence
-    import jsonschema as _jsonschema
-except ImportError:  # pragma: no cover - depends on the environment
-    _jsonschema = None
-
 MAX_ANSWER_CHARS = 200_000
 
 
@@ -83,6 +78,11 @@ def parse_answer(text: str, schema: dict[str, Any]) -> dict[str, Any]:
 
 def validate(document: Any, schema: dict[str, Any]) -> None:
     """Raise :class:`InvalidAnswer` unless ``document`` satisfies ``schema``."""
+    # Imported here, when a judge's answer is checked: no web process needs jsonschema loaded.
+    try:  # installed with drf-spectacular; the hand validator below covers its absence
+        import jsonschema as _jsonschema
+    except ImportError:  # pragma: no cover - depends on the environment
+        _jsonschema = None
     if _jsonschema is not None:
         error = _jsonschema.exceptions.best_match(
             _jsonschema.Draft202012Validator(schema).iter_errors(document)

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from reviews.metrics import encode, krippendorff_alpha
 from reviews.models import Campaign, CampaignClause, Label
 from specs.models import Clause, Example, SpecVersion, VersionStatus
 from specs.selectors import compose_aliases, confirmed_aliases
@@ -96,6 +95,8 @@ def _alpha(campaign: Campaign, clause_id: int) -> tuple[float | None, int, int]:
     scale = [entry["value"] for entry in campaign.verdict_scale]
     if not table:
         return None, 0, 0
+    from reviews.metrics import encode, krippendorff_alpha  # numpy: only when there are labels
+
     matrix, _ = encode(table, scale)
     level = "ordinal" if campaign.verdict_scale_ordered else "nominal"
     estimate = krippendorff_alpha(matrix, level=level, n_categories=len(scale))

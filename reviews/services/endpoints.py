@@ -24,19 +24,21 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.http import Http404
 
-from clausebook import audit, netguard, permissions
+from clausebook import audit, permissions
 from clausebook import secrets as secret_box
 from clausebook.models import Membership, User, Workspace
 from reviews.models import ModelEndpoint
+
+if TYPE_CHECKING:
+    import httpx
 
 MANAGE_PERMISSION = "endpoints.manage"
 MAX_RESPONSE_BYTES = 2 * 1024 * 1024
@@ -141,6 +143,11 @@ _clients_lock = threading.Lock()
 def endpoint_client() -> httpx.Client:
     """The process's guarded client for the current allow-list (pooled connections; httpx
     clients are thread-safe). Callers running many calls may pass their own to ``client=``."""
+    # httpx and the guard load with the first call, not with every web and worker process.
+    import httpx
+
+    from clausebook import netguard
+
     allowed = netguard.parse_allow_list(settings.ALLOW_PRIVATE_HOSTS)
     with _clients_lock:
         client = _clients.get(allowed)
@@ -276,6 +283,10 @@ def chat_completion(
     ``parameters`` override the endpoint's defaults (``model``, ``messages``, ``stream`` and
     ``n`` are the endpoint's and this call's own); ``timeout`` overrides the endpoint's.
     """
+    import httpx
+
+    from clausebook import netguard
+
     total = float(timeout if timeout is not None else endpoint.timeout_seconds)
     headers = {"Accept": "application/json"}
     if endpoint.secret_encrypted:
@@ -382,6 +393,8 @@ def endpoint_url_check(base_url: str, *, unchanged_from: str | None = None) -> s
         raise ValidationError({"base_url": "Give the endpoint's base URL (e.g. https://host/v1)."})
     if len(base_url) > URL_MAX:
         raise ValidationError({"base_url": f"The base URL is longer than {URL_MAX} characters."})
+    from clausebook import netguard
+
     try:
         netguard.validate_url(base_url, allowed=settings.ALLOW_PRIVATE_HOSTS)
     except netguard.UnsafeURL as exc:

@@ -15,13 +15,14 @@ from django.views.decorators.http import require_GET
 from clausebook.access import workspace_member
 from reviews.agreement_presenters import agreement_dashboard
 from reviews.selectors import campaigns as campaign_selectors
-from reviews.selectors.agreement import campaign_agreement
 
 
 @workspace_member(permission="campaigns.read")
 @require_GET
 def campaign_agreement_page(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = campaign_selectors.get_campaign(request.workspace, campaign_id)
+    from reviews.selectors.agreement import campaign_agreement  # numpy: only for this page
+
     report = campaign_agreement(campaign)
     return render(
         request,

@@ -38,6 +38,8 @@ WORKER_CONCURRENCY = 2
 # Celery warm shutdown with nothing to do six (a killed task is not lost: imports run under a
 # lease that the sweep re-queues, and acks_late tasks are redelivered).
 GRACE_SECONDS = 2.5
+# How long the worker and the checks wait for the web server to be ready before starting anyway.
+SERVE_WAIT_SECONDS = 60.0
 
 
 def _die_with_parent() -> None:
@@ -75,6 +77,37 @@ class Child:
         return False
 
 
+def migrations_pending() -> bool:
+    """Whether a migration file on disk is not recorded as applied: one query and a folder listing
+    per app, where ``migrate`` with nothing to do loads every migration module and runs the
+    post-migrate handlers (a few hundred ms at every start). When in doubt, say yes."""
+    import importlib.util
+
+    from django.apps import apps
+    from django.db.migrations.loader import MigrationLoader
+    from django.db.migrations.recorder import MigrationRecorder
+
+    recorder = MigrationRecorder(connection)
+    if not recorder.has_table():
+        return True
+    applied = set(recorder.applied_migrations())
+    for config in apps.get_app_configs():
+        module_name, _ = MigrationLoader.migrations_module(config.label)
+        if module_name is None:
+            continue
+        try:
+            spec = importlib.util.find_spec(module_name)
+        except ImportError:
+            continue
+        if spec is None or not spec.submodule_search_locations:
+            continue
+        for folder in spec.submodule_search_locations:
+            for path in Path(folder).glob("*.py"):
+                if path.name[0] not in "_~" and (config.label, path.stem) not in applied:
+                    return True
+    return False
+
+
 class Command(BaseCommand):
     # The system checks run once the servers are starting (see handle), not before: they import
     # every URL module, which would keep the first page waiting for work the servers redo.
@@ -98,8 +131,10 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         started = time.monotonic()
         self._stop_requests = 0
+        self._ready_file = Path(settings.VAR_DIR) / f"web-ready-{os.getpid()}"
         self.stdout.write("Preparing the database…")
-        call_command("migrate", interactive=False, verbosity=0)
+        if migrations_pending():
+            call_command("migrate", interactive=False, verbosity=0)
         model_server = self.start_model_server()
         self.seed()
         if options["seed_only"]:
@@ -131,22 +166,31 @@ class Command(BaseCommand):
                 children.append(self.start_dev_server(address, env))
                 server_line = "Web server: Django's development server (reloads on code changes)"
             else:
-                web_plan = serving.plan(limits=limits, worker_concurrency=worker_concurrency)
+                web_plan = serving.plan(
+                    limits=limits, worker_concurrency=worker_concurrency, per_core=1
+                )
                 if env.get("WEB_CONCURRENCY"):
                     web_plan = serving.WebPlan(int(env["WEB_CONCURRENCY"]), web_plan.threads)
                 children.append(self.start_gunicorn(address, web_plan, env))
                 server_line = (
                     f"Web server: gunicorn, {web_plan.workers} workers × {web_plan.threads} "
-                    f"threads (the database takes {limits.max_connections} connections)"
+                    f"threads ({serving.cores()} cores; the database takes "
+                    f"{limits.max_connections} connections)"
                 )
-            if not options["no_worker"]:
+            # The worker and the system checks start once the web server is ready: on a laptop's
+            # few cores, three processes importing Django at once keep the first page waiting
+            # for work that no page needs. Tasks queued meanwhile wait in the broker.
+            self.wait_until_serving(options["host"], options["port"], children[0])
+            if not options["no_worker"] and not self._stop_requests:
                 children.append(self.start_worker(env, worker_concurrency))
             server_line += f"\n{MODEL_SERVER_NAME}: {model_server.base_url}"
-            self.check(display_num_errors=False)
+            if not self._stop_requests:
+                self.check(display_num_errors=False)
             self.print_banner(f"http://{address}/", time.monotonic() - started, server_line)
             failed = self.wait(children)
         finally:
             self.stop(children)
+            self._ready_file.unlink(missing_ok=True)
             model_server.stop()
             self.release_database()
             self.stdout.write("Stopped.")
@@ -166,6 +210,11 @@ class Command(BaseCommand):
     def start_gunicorn(self, address: str, plan: serving.WebPlan, env: dict[str, str]) -> Child:
         argv = [sys.executable, "-m", "gunicorn", "-c", "python:clausebook.gunicorn_conf"]
         argv += ["--bind", address, "--workers", str(plan.workers), "--threads", str(plan.threads)]
+        # The same numbers in the environment spare the config module its own database probe.
+        env = {**env, "WEB_CONCURRENCY": str(plan.workers), "GUNICORN_THREADS": str(plan.threads)}
+        self._ready_file.parent.mkdir(parents=True, exist_ok=True)
+        self._ready_file.unlink(missing_ok=True)
+        env["CLAUSEBOOK_SERVER_READY_FILE"] = str(self._ready_file)  # gunicorn_conf.when_ready
         return self._spawn("web server", argv, env)
 
     def start_dev_server(self, address: str, env: dict[str, str]) -> Child:
@@ -191,6 +240,9 @@ class Command(BaseCommand):
             # worker died (compose runs beat as a service of its own).
             "--beat",
         ]
+        # Celery's Django fix-up runs the system checks in the worker, which imports every URL
+        # module and view (~25 MB, which the pool processes inherit); this command runs them once.
+        env = {**env, "CELERY_SKIP_CHECKS": "1"}
         return self._spawn("Celery worker", argv, env)
 
     def start_model_server(self) -> LocalModelServer:
@@ -230,6 +282,36 @@ class Command(BaseCommand):
             "",
         ]
         self.stdout.write(self.style.SUCCESS("\n".join(lines)))
+
+    def wait_until_serving(self, host: str, port: int, web: Child) -> None:
+        """Until gunicorn has loaded the app (its ready file; the development server: until
+        ``/healthz`` answers), the web server exits, Ctrl-C, or SERVE_WAIT_SECONDS."""
+        import http.client
+
+        if host in {"", "0.0.0.0"}:  # noqa: S104 - reaching a server bound to every interface
+            host = "127.0.0.1"
+        elif host == "::":
+            host = "::1"
+        deadline = time.monotonic() + SERVE_WAIT_SECONDS
+        while not self._stop_requests and time.monotonic() < deadline:
+            if web.process.poll() is not None:
+                return
+            if web.name == "web server":  # gunicorn
+                if self._ready_file.exists():
+                    self._ready_file.unlink(missing_ok=True)
+                    return
+                time.sleep(0.05)
+                continue
+            probe = http.client.HTTPConnection(host, port, timeout=2)
+            try:
+                probe.request("GET", "/healthz")
+                if probe.getresponse().status < 500:
+                    return
+            except OSError:
+                pass
+            finally:
+                probe.close()
+            time.sleep(0.05)
 
     def wait(self, children: list[Child]) -> Child | None:
         """Until Ctrl-C (or SIGTERM): None; or the child that exited on its own."""
