@@ -253,9 +253,11 @@ ACTIVITY_SENTENCES: dict[str, str] = {
     "endpoint.update": "Changed a model endpoint",
     "endpoint.delete": "Removed a model endpoint",
     "scenario.flag": "Flagged a scenario for a re-run",
+    "scenario.from_spec": "Made scenarios from a spec's examples",
     "rerun.create": "Started a re-run job",
     "rerun.cancel": "Cancelled a re-run job",
     "judge_run.create": "Started a model judge run",
+    "judge_run.cancel": "Cancelled a model judge run",
     # discussion
     "comment.post": "Commented on a disagreement",
     "comment.edit": "Edited a comment",

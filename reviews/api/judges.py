@@ -42,6 +42,9 @@ class JudgeRunProgressOutput(serializers.Serializer):
     invalid_count = serializers.IntegerField()
     invalid_sample = serializers.ListField(child=serializers.DictField())
     failed_count = serializers.IntegerField()
+    #: Tokens the endpoint reported for the run's answered calls so far.
+    prompt_tokens = serializers.IntegerField()
+    completion_tokens = serializers.IntegerField()
     error = serializers.CharField()
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)

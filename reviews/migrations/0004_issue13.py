@@ -20,4 +20,15 @@ class Migration(migrations.Migration):
             name="attempts",
             field=models.PositiveSmallIntegerField(default=0),
         ),
+        # Judge runs' token usage (rerun2).
+        migrations.AddField(
+            model_name="judgerun",
+            name="prompt_tokens",
+            field=models.PositiveBigIntegerField(default=0),
+        ),
+        migrations.AddField(
+            model_name="judgerun",
+            name="completion_tokens",
+            field=models.PositiveBigIntegerField(default=0),
+        ),
     ]

@@ -187,6 +187,10 @@ class JudgeRun(models.Model):
     invalid_sample = models.JSONField(default=list, blank=True)
     failed_count = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    # Tokens the endpoint reported for the run's answered calls (invalid answers cost tokens
+    # too), totalled as they come in; a call whose endpoint reports no usage adds nothing.
+    prompt_tokens = models.PositiveBigIntegerField(default=0)
+    completion_tokens = models.PositiveBigIntegerField(default=0)
     # Held and renewed by the worker running it, like a re-run job's: a lapsed lease lets a
     # redelivered task (or the sweep) take the run over, up to RERUN_MAX_ATTEMPTS claims.
     lease_expires_at = models.DateTimeField(null=True, blank=True)

@@ -17,7 +17,9 @@ Contracts
   ``reviews.services.labels.judge.judge_label_record``. An answer the schema refuses is counted
   in ``invalid_count`` with a few kept in ``invalid_sample``, never guessed; a call that fails
   (after retrying transient errors) is counted in ``failed_count`` with its safe message in
-  ``error``. The run ends ``succeeded`` unless every call failed.
+  ``error``. The run ends ``succeeded`` unless every call failed. The tokens the endpoint
+  reports for each answered call (valid or not) are added to the run's ``prompt_tokens`` and
+  ``completion_tokens`` in the statement that counts the call.
 * :func:`judge_run_cancel` stops a queued or running run (calls not started never start; calls
   in flight finish and their labels are kept); :func:`judge_run_sweep` (``reviews.sweep_runs``)
   enqueues again, or fails, runs whose lease lapsed.
@@ -40,8 +42,8 @@ from django.http import Http404
 from django.utils import timezone
 
 from clausebook import audit, permissions
-from clausebook.celery import enqueue_on_commit
 from clausebook.models import Membership, User
+from clausebook.queueing import enqueue_on_commit
 from reviews.judging import prompts, schema
 from reviews.models import (
     Campaign,
@@ -144,6 +146,8 @@ class _Outcome:
     call: _Call
     content: str | None = None
     error: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
 
 
 def judge_run_claim(*, run_id: int) -> bool:
@@ -390,7 +394,12 @@ def _call_endpoint(
                 wait = endpoint_calls.backoff_seconds(attempt)
             _sleep(min(wait, MAX_BACKOFF_SECONDS))
             continue
-        return _Outcome(call, content=completion.content)
+        return _Outcome(
+            call,
+            content=completion.content,
+            prompt_tokens=completion.prompt_tokens or 0,
+            completion_tokens=completion.completion_tokens or 0,
+        )
     return _Outcome(call, error="no attempt was made")  # pragma: no cover - loop always returns
 
 
@@ -412,7 +421,7 @@ def _store(
     try:
         document = schema.parse_answer(outcome.content or "", answer_schema)
     except schema.InvalidAnswer as exc:
-        _invalid(run, call, clauses, str(exc), outcome.content or "")
+        _invalid(run, outcome, clauses, str(exc))
         return
     answers = (
         [(pk, document[clauses[pk][1].key]) for pk in call.clause_ids]
@@ -430,18 +439,18 @@ def _store(
                 rationale=answer["rationale"],
             )
         except ValidationError as exc:
-            _invalid(run, call, clauses, "; ".join(exc.messages), outcome.content or "")
+            _invalid(run, outcome, clauses, "; ".join(exc.messages))
             return
-    _count(run)
+    _count(run, outcome)
 
 
 def _invalid(
     run: JudgeRun,
-    call: _Call,
+    outcome: _Outcome,
     clauses: dict[int, tuple[Clause, prompts.ClauseText]],
     reason: str,
-    content: str,
 ) -> None:
+    call, content = outcome.call, outcome.content or ""
     sample = {
         "item": call.item_id,
         "clauses": [clauses[pk][1].key for pk in call.clause_ids],
@@ -457,11 +466,20 @@ def _invalid(
             invalid_count=F("invalid_count") + 1,
             calls_done=F("calls_done") + 1,
             invalid_sample=kept,
+            prompt_tokens=F("prompt_tokens") + outcome.prompt_tokens,
+            completion_tokens=F("completion_tokens") + outcome.completion_tokens,
         )
 
 
-def _count(run: JudgeRun, *, failed: int = 0, error: str = "") -> None:
+def _count(
+    run: JudgeRun, outcome: _Outcome | None = None, *, failed: int = 0, error: str = ""
+) -> None:
     changes: dict[str, Any] = {"calls_done": F("calls_done") + 1}
+    if outcome is not None and (outcome.prompt_tokens or outcome.completion_tokens):
+        changes.update(
+            prompt_tokens=F("prompt_tokens") + outcome.prompt_tokens,
+            completion_tokens=F("completion_tokens") + outcome.completion_tokens,
+        )
     if failed:
         changes.update(failed_count=F("failed_count") + failed, error=error[:500])
     JudgeRun.objects.filter(pk=run.pk).update(**changes)

@@ -24,6 +24,8 @@ Contracts
   :data:`MAX_ATTEMPTS` calls; other errors (400/401/…, blocked address, oversized or invalid answers) end the run at once.
 * The job's deadline ends it: unfinished runs fail with the reason. :func:`rerun_job_cancel`
   stops new calls (calls in flight finish and their answers are kept).
+* A finished job's stored answers go to its campaign, if it names an open one, whether it
+  succeeded, failed (deadline, a worker that kept dying) or was cancelled.
 """
 
 from __future__ import annotations
@@ -50,8 +52,8 @@ from django.http import Http404
 from django.utils import timezone
 
 from clausebook import audit, permissions
-from clausebook.celery import enqueue_on_commit
 from clausebook.models import Membership, User, Workspace
+from clausebook.queueing import enqueue_on_commit
 from reviews.models import Campaign, JobStatus, ModelEndpoint, ModelRun, RerunJob
 from reviews.services import campaigns as campaign_services
 from reviews.services import endpoints as endpoint_calls
@@ -288,6 +290,9 @@ def rerun_job_cancel(*, job: RerunJob, actor: User) -> bool:
         job=job,
         transcript__isnull=True,
     ).update(status=JobStatus.CANCELLED, finished_at=now)
+    # A live worker adds the answers of calls still in flight when it stops; a job whose worker
+    # died (or that never started) has nobody else to add what it stored.
+    _add_answers_to_campaign(job)
     audit.record(
         verb="rerun.cancel",
         actor=actor,
@@ -343,6 +348,7 @@ def _fail_exhausted(job_id: int, now: Any) -> bool:
                 transcript__isnull=True,
                 status__in=[JobStatus.QUEUED, JobStatus.RUNNING],
             ).update(status=JobStatus.FAILED, error=message, finished_at=now)
+            _add_answers_to_campaign(RerunJob.objects.get(pk=job_id))
     return bool(failed)
 
 
@@ -428,6 +434,8 @@ _FAIL_RUNS_SQL = (
     "WHERE r.id = v.id AND r.status = 'running' AND r.lease_holder = %s "
     "AND r.transcript_id IS NULL"
 )
+#: A run the job's deadline ended says so (the job's own error says it as a whole).
+DEADLINE_MESSAGE = "the job's deadline passed before this call finished"
 #: Answers are stored in batches: this many, or after this long, or at once when nothing else
 #: is in flight (so a job of one call at a time reports, and notices a cancel, call by call).
 WRITE_BATCH = 64
@@ -462,6 +470,8 @@ class _Call:
     sample_index: int
     attempts: int = 0
     not_before: float = 0.0
+    #: Its retry was not made because the job's deadline would pass first.
+    out_of_time: bool = False
 
 
 @dataclass
@@ -689,7 +699,7 @@ class _Runner:
         self.stopping = reason
         message = {
             "cancelled": "the job was cancelled before this call",
-            "deadline": "the job's deadline passed before this call finished",
+            "deadline": DEADLINE_MESSAGE,
         }[reason]
         status = JobStatus.CANCELLED if reason == "cancelled" else JobStatus.FAILED
         ModelRun.objects.filter(
@@ -712,6 +722,11 @@ class _Runner:
                 self.ready.setdefault(call.endpoint_id, deque()).appendleft(call)
 
     def launch(self, pool: ThreadPoolExecutor, now: float) -> None:
+        if self.job.deadline_at and timezone.now() >= self.job.deadline_at:
+            # Between checks too: a call must not start after the deadline (its timeout would
+            # be floored at a second and it could still answer, as if on time).
+            self.stop("deadline")
+            return
         parameters = self.job.parameters or {}
         for endpoint_id, endpoint in self.endpoints.items():
             if self.paused_until.get(endpoint_id, 0.0) > now:
@@ -758,7 +773,11 @@ class _Runner:
         error = outcome.error or endpoint_calls.InvalidResponse("the call gave no answer")
         delay = self.retry_delay(call, error)
         if delay is None:
-            self.fail(call, status=JobStatus.FAILED, error=str(error))
+            message = str(error)
+            if call.out_of_time:
+                # Say why it was not tried again: the endpoint's error alone reads as a fault.
+                message = f"{DEADLINE_MESSAGE} (last try: {message})"
+            self.fail(call, status=JobStatus.FAILED, error=message)
             return
         call.not_before = time.monotonic() + delay
         if isinstance(error, endpoint_calls.RateLimited):
@@ -769,7 +788,10 @@ class _Runner:
         self.waiting.append(call)
 
     def retry_delay(self, call: _Call, error: endpoint_calls.EndpointError) -> float | None:
-        if not error.retryable or call.attempts >= MAX_ATTEMPTS or self.stopping:
+        if not error.retryable or call.attempts >= MAX_ATTEMPTS:
+            return None
+        if self.stopping:
+            call.out_of_time = self.stopping == "deadline"
             return None
         delay = endpoint_calls.backoff_seconds(call.attempts)
         if isinstance(error, endpoint_calls.RateLimited) and error.retry_after is not None:
@@ -780,6 +802,7 @@ class _Runner:
             self.job.deadline_at
             and timezone.now() + timedelta(seconds=delay) >= self.job.deadline_at
         ):
+            call.out_of_time = True
             return None
         return delay
 
@@ -905,16 +928,34 @@ def _finalize(job: RerunJob, stopping: str) -> RerunJob:
         status=status, error=error, finished_at=now, lease_expires_at=None
     )
     job.refresh_from_db()
-    if job.campaign_id and job.status == JobStatus.SUCCEEDED:
-        campaign = Campaign.objects.filter(pk=job.campaign_id).first()
-        if campaign is not None and campaign.status != Campaign.Status.CLOSED:
-            campaign_services.campaign_items_add(
-                campaign=campaign,
-                transcript_ids=ModelRun.objects.filter(
-                    job=job, transcript__isnull=False
-                ).values_list("transcript_id", flat=True),
-            )
+    if job.status in FINISHED_STATUSES:
+        _add_answers_to_campaign(job)
     return job
+
+
+#: A job in one of these is over; its stored answers belong in its campaign whichever it is.
+FINISHED_STATUSES = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+def _add_answers_to_campaign(job: RerunJob) -> int:
+    """Add the job's stored answers (runs with a transcript) to its campaign, if it has one
+    that is still open; the number added. A cancelled or timed-out job's answers count too: a
+    user who stops a job after 900 of 1000 calls expects those 900 to be labeled. Safe to call
+    again (answers already in the campaign are skipped)."""
+    if not job.campaign_id:
+        return 0
+    campaign = Campaign.objects.filter(pk=job.campaign_id).first()
+    if campaign is None or campaign.status == Campaign.Status.CLOSED:
+        return 0
+    try:
+        return campaign_services.campaign_items_add(
+            campaign=campaign,
+            transcript_ids=ModelRun.objects.filter(job=job, transcript__isnull=False).values_list(
+                "transcript_id", flat=True
+            ),
+        )
+    except ValidationError:
+        return 0  # closed since we looked: nothing may be added to a closed campaign
 
 
 def rerun_job_run(

@@ -34,6 +34,7 @@ def _answer(self, body, faults):  # type: ignore[no-untyped-def]
     if body.get("model") == BROKEN_MODEL:
         document = local_model_server.completion_document({"messages": body.get("messages")})
         document["choices"][0]["message"]["content"] = "It clearly complies, trust me."
+        document["usage"]["completion_tokens"] = 5  # its words, as the server counts them
         self._raw(200, json.dumps(document).encode(), "application/json")
         return
     local_model_server._Handler._answer(self, body, faults)
@@ -238,3 +239,36 @@ def test_starting_a_run_needs_the_judge_right_and_the_campaigns_workspace(
     )
     assert 'id="judge-progress"' in run_page.content.decode()
     assert "<html" not in run_page.content.decode()
+
+
+def test_a_judge_runs_token_usage_is_totalled_and_shown_on_its_page_and_api(
+    personas, campaign, model_server
+) -> None:
+    # The development server reports the words of the answer as its completion tokens: the
+    # broken model's answer is five words, and an invalid answer costs its tokens all the same.
+    broken, _ = _run(personas, campaign, model_server, model=BROKEN_MODEL)
+    assert broken.invalid_count == 4
+    assert broken.completion_tokens == 4 * 5  # "It clearly complies, trust me." per call
+    assert broken.prompt_tokens > 0
+    judged, _ = _run(personas, campaign, model_server, mode="per_item")
+    assert judged.status == "succeeded"
+    assert judged.prompt_tokens > 0 and judged.completion_tokens > 0
+    broken.refresh_from_db()
+    assert broken.completion_tokens == 20  # each run totals its own calls only
+
+    page = personas.client_for(personas.adjudicator).get(
+        f"/w/{personas.workspace.slug}/judges/{broken.pk}/"
+    )
+    assert (
+        f"Tokens used: {broken.prompt_tokens:,} prompt · {broken.completion_tokens:,} completion"
+        in page.content.decode()
+    )
+    client = APIClient()
+    client.force_authenticate(personas.adjudicator)
+    body = client.get(
+        f"/api/v1/workspaces/{personas.workspace.slug}/judge-runs/{judged.pk}/"
+    ).json()
+    assert (body["prompt_tokens"], body["completion_tokens"]) == (
+        judged.prompt_tokens,
+        judged.completion_tokens,
+    )

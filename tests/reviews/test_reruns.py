@@ -387,3 +387,63 @@ def test_the_secret_never_travels_with_the_task(
     assert sent and sent[0]["args"] == (job.pk,)
     assert SECRET not in json.dumps(sent, default=str)
     assert secrets.encrypt(SECRET)[:10] not in json.dumps(sent, default=str)
+
+
+def test_answers_stored_before_a_cancel_are_added_to_the_campaign(personas, server, script):
+    from tests.reviews.factories import make_campaign
+
+    campaign = make_campaign(personas.workspace, created_by=personas.owner, transcripts=1)
+    local = endpoint(personas.workspace, server, concurrency=1)
+    questions = [scenario(personas.workspace, f"Campaign question {i}?") for i in range(6)]
+    before = set(Item.objects.filter(campaign=campaign).values_list("transcript_id", flat=True))
+    job = job_for(personas, questions, [local], campaign_id=campaign.pk)
+
+    def cancel_after_two(done: int, total: int) -> None:
+        if done == 2:
+            assert rerun_job_cancel(job=job, actor=personas.adjudicator)
+
+    finished = rerun_job_run(job_id=job.pk, client=script.client, progress=cancel_after_two)
+    assert finished.status == JobStatus.CANCELLED
+    answered = set(
+        job.runs.filter(transcript__isnull=False).values_list("transcript_id", flat=True)
+    )
+    assert 2 <= len(answered) < 6
+    added = (
+        set(Item.objects.filter(campaign=campaign).values_list("transcript_id", flat=True)) - before
+    )
+    # Every stored answer is an item of the campaign, and nothing else came with them.
+    assert added == answered
+    campaign.refresh_from_db()
+    assert campaign.item_count == 1 + len(answered)
+
+
+def test_answers_of_a_job_cancelled_after_its_worker_died_are_added_to_the_campaign(
+    personas, server, script
+):
+    from tests.reviews.factories import make_campaign
+
+    campaign = make_campaign(personas.workspace, created_by=personas.owner, transcripts=1)
+    before = list(Item.objects.filter(campaign=campaign).values_list("transcript_id", flat=True))
+    local = endpoint(personas.workspace, server)
+    job = job_for(
+        personas, [scenario(personas.workspace, "A?"), scenario(personas.workspace, "B?")], [local]
+    )
+    rerun_job_run(job_id=job.pk, client=script.client)
+    answered, lost = job.runs.order_by("id")
+    # As a killed worker leaves a job for its campaign: running under a lapsed lease, one answer
+    # stored, nothing added to the campaign yet (its worker died before finishing the job).
+    lapsed = timezone.now() - timedelta(minutes=5)
+    RerunJob.objects.filter(pk=job.pk).update(
+        status=JobStatus.RUNNING, lease_expires_at=lapsed, campaign=campaign
+    )
+    lost_transcript = lost.transcript
+    ModelRun.objects.filter(pk=lost.pk).update(
+        status=JobStatus.RUNNING, transcript=None, lease_holder="dead:1:x", lease_expires_at=lapsed
+    )
+    lost_transcript.delete()
+
+    job.refresh_from_db()
+    assert rerun_job_cancel(job=job, actor=personas.adjudicator)
+    # Nobody else will finish this job: the cancel itself adds what it stored.
+    items = Item.objects.filter(campaign=campaign).order_by("position")
+    assert list(items.values_list("transcript_id", flat=True)) == [*before, answered.transcript_id]
