@@ -150,7 +150,7 @@ def transcript_rows_json(
     ).values_list("pk", "row_json", named=True)
 
 
-#: Appended to by triggers on the transcript table (migration 0003_perf): one part per writing
+#: Appended to by triggers on the transcript table (migration 0002_workspace_counts): one part per writing
 #: statement and workspace; a workspace's count is the sum of its parts.
 _COUNTS = "transcripts_workspace_count"
 #: Parts of one workspace's count beyond which a reader folds them into one (an import of 100k

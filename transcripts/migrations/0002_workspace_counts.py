@@ -1,7 +1,7 @@
-# Placeholder owned by one helper this session; squashed into 0001 before the session ends.
+# Hand-written: kept apart from 0001 when migrations are squashed.
 from django.db import migrations
 
-# Issue 10: the transcript list's total without a count of the workspace's rows on every first
+# The transcript list's total without a count of the workspace's rows on every first
 # page (100k rows: ~20 ms, growing with the workspace). Statement-level triggers append the change
 # each statement makes to a workspace's count (transition tables: one row per statement and
 # workspace, whatever the row count: an import's COPY batch of 2,000 rows, a single create), in the
@@ -82,5 +82,5 @@ DROP TABLE transcripts_workspace_count;
 
 
 class Migration(migrations.Migration):
-    dependencies = [("transcripts", "0002_issue13")]
+    dependencies = [("transcripts", "0001_initial")]
     operations = [migrations.RunSQL(FORWARD, BACKWARD)]
