@@ -27,7 +27,6 @@ from contextlib import suppress
 from pathlib import Path
 from typing import IO, Any
 
-from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -346,6 +345,9 @@ def import_summary(*, created: int, scenarios: int, duplicates: int, filename: s
 
 def _unexpected_failure(error: BaseException, import_run: TranscriptImport) -> str:
     """What the page says about an error nobody planned for: no traceback, a way forward."""
+    # Here, not at the top: celery.exceptions loads billiard, which no web process needs.
+    from celery.exceptions import SoftTimeLimitExceeded
+
     if isinstance(error, SoftTimeLimitExceeded):
         limit = int(getattr(settings, "CELERY_TASK_SOFT_TIME_LIMIT", 0)) // 60
         return (
