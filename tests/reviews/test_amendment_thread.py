@@ -276,3 +276,15 @@ def test_the_demo_opens_an_amendment_from_adjudicated_gold_with_a_discussion_and
     assert AmendmentCase.objects.count() == 1
     assert Comment.objects.filter(amendment=amendment).count() == 2
     assert out.getvalue() == ""
+
+
+def test_only_the_author_is_offered_the_edit_form_and_it_edits_the_amendment_comment(
+    personas, amendment
+) -> None:
+    comment = amendment_comment_post(
+        amendment=amendment, author=personas.adjudicator, body="First wording."
+    )
+    mine = personas.client_for(personas.adjudicator).get(panel(amendment), **HX).text
+    theirs = personas.client_for(personas.editor).get(panel(amendment), **HX).text
+    assert f'action="{edit(amendment, comment)}"' in mine
+    assert "Save edit" not in theirs
