@@ -108,6 +108,20 @@ def scale_label(scale: list[dict[str, str]], value: str) -> str:
     return next((entry["label"] for entry in scale if entry["value"] == value), value)
 
 
+def labels_in_words(labels: Sequence[Label], campaign: Campaign) -> list[dict[str, Any]]:
+    """A thread's labels with their verdict and severity in the campaign's words."""
+    return [
+        {
+            "label": label,
+            "verdict": scale_label(campaign.verdict_scale, label.verdict) if label.verdict else "",
+            "severity": scale_label(campaign.severity_scale, label.severity)
+            if label.severity
+            else "",
+        }
+        for label in labels
+    ]
+
+
 def dispute_queue_rows(
     rows: Sequence[dispute_selectors.QueueRow], campaign: Campaign
 ) -> list[dict[str, Any]]:

@@ -108,6 +108,7 @@ def _render_thread(
     context: dict[str, Any] = {
         "campaign": campaign,
         "thread": page,
+        "thread_labels": presenters.labels_in_words(page.labels, campaign),
         "comment_form": comment_form or CommentForm(),
         "revise_form": revise_form,
         "revise_refusal": refusal,

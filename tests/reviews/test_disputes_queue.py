@@ -210,3 +210,15 @@ def test_the_queue_page_shows_verdicts_in_the_scales_words_and_the_api_keeps_the
     assert "v_safe" not in page and "v_unsafe" not in page
     api = client.get(_url(personas, campaign, api=True)).json()["results"]
     assert api[0]["verdicts"] == {"v_safe": 1, "v_unsafe": 1} and api[0]["severity"] == "high"
+    # The pair's thread shows each label in the same words.
+    clause = campaign.clauses.get()
+    thread = client.get(
+        reverse(
+            "reviews:thread-detail",
+            args=[personas.workspace.slug, campaign.pk, campaign.items.get().pk, clause.key],
+        )
+    ).content.decode()
+    labels = thread[thread.index('data-testid="thread-labels"') :]
+    labels = labels[: labels.index("</section>")]
+    assert "Safe reply" in labels and "Unsafe reply" in labels
+    assert "v_safe" not in labels and "v_unsafe" not in labels

@@ -108,7 +108,7 @@ def test_a_disagreement_goes_from_the_queue_through_a_thread_and_adjudication_in
     expect(page.get_by_test_id("pair-state")).to_have_text("disputed")
     labels = page.get_by_test_id("thread-labels")
     expect(labels).to_contain_text(THEIRS)
-    expect(labels).to_contain_text("violates")
+    expect(labels).to_contain_text("Violates")
     expect(labels).to_contain_text(MINE)
     page.locator("#comment-body").fill(COMMENT)
     page.get_by_test_id("comment-submit").click()

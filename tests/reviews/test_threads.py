@@ -113,7 +113,7 @@ def test_adjudicators_and_admins_see_every_thread_and_viewers_none(personas, dis
     campaign, item, clause, _ = discussed
     for user in (personas.adjudicator, personas.owner):
         response = personas.client_for(user).get(_thread_url(personas, campaign, item, clause))
-        assert response.status_code == 200 and b"violates" in response.content
+        assert response.status_code == 200 and b"Violates" in response.content
     viewer = personas.client_for(personas.viewer)
     assert viewer.get(_thread_url(personas, campaign, item, clause)).status_code == 403
 
