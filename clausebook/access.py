@@ -15,66 +15,35 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db import connections, router
 from django.http import Http404, HttpRequest, HttpResponse
 
 from clausebook import permissions
+from clausebook.joined_reads import JoinedReader, model_columns, table
 from clausebook.models import Membership, Role, User, Workspace
 
 
 @cache
-def _membership_lookup(
-    alias: str,
-) -> tuple[str, list[str], list[str], list[tuple[int, list[Any], Any]]]:
+def _membership_reader() -> JoinedReader:
     """What ``Membership.objects.select_related("workspace").filter(user=..., workspace__slug=...)``
-    selects, written once per process: every API request and page resolves its membership, and
-    building that queryset each time cost more CPU than running it. The statement reads the row
-    as it is now, so a removed member or a changed role counts at once (no cache)."""
-    connection = connections[alias]
-    qn = connection.ops.quote_name
-    member, workspace = Membership._meta, Workspace._meta
-    fields = [*member.concrete_fields, *workspace.concrete_fields]
-    columns = [f"m.{qn(f.column)}" for f in member.concrete_fields]
-    columns += [f"w.{qn(f.column)}" for f in workspace.concrete_fields]
+    selects: every API request and page resolves its membership (see ``joined_reads``)."""
+    member, workspace = model_columns(Membership, "m"), model_columns(Workspace, "w")
     sql = (
-        f"SELECT {', '.join(columns)} FROM {qn(member.db_table)} m "  # noqa: S608 - model names
-        f"JOIN {qn(workspace.db_table)} w ON w.{qn(workspace.pk.column)} = "
-        f"m.{qn(member.get_field('workspace').column)} "
-        f"WHERE m.{qn(member.get_field('user').column)} = %s "
-        f"AND w.{qn(workspace.get_field('slug').column)} = %s"
+        f"SELECT {member.select}, {workspace.select} FROM {table(Membership)} m "  # noqa: S608 - model names
+        f"JOIN {table(Workspace)} w ON w.id = m.workspace_id "
+        "WHERE m.user_id = %s AND w.slug = %s"
     )
-    converters = []  # (column index, its converters, field): what the ORM converts on reading
-    for index, field in enumerate(fields):
-        found = connection.ops.get_db_converters(field) + field.get_db_converters(connection)
-        if found:
-            converters.append((index, found, field))
-    return (
-        sql,
-        [f.attname for f in member.concrete_fields],
-        [f.attname for f in workspace.concrete_fields],
-        converters,
-    )
+    return JoinedReader(sql, (member, workspace))
 
 
 def get_membership(user: User, workspace_slug: str) -> Membership:
     """The user's membership of the workspace (its ``workspace`` loaded), or 404."""
     if not user.is_authenticated:
         raise Http404("No such workspace")
-    alias = router.db_for_read(Membership)
-    sql, member_fields, workspace_fields, converters = _membership_lookup(alias)
-    connection = connections[alias]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [user.pk, workspace_slug])
-        row = cursor.fetchone()  # (user, workspace) is unique: at most one row
-    if row is None:
+    found = _membership_reader().one([user.pk, workspace_slug])  # (user, workspace) is unique
+    if found is None:
         raise Http404("No such workspace")
-    values = list(row)
-    for index, found, field in converters:
-        for converter in found:
-            values[index] = converter(values[index], field, connection)
-    split = len(member_fields)
-    membership = Membership.from_db(alias, member_fields, values[:split])
-    membership.workspace = Workspace.from_db(alias, workspace_fields, values[split:])
+    membership, workspace = found
+    membership.workspace = workspace
     return membership
 
 

@@ -2,78 +2,39 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
-from typing import Any
 
-from django.db import connections, router
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from clausebook.joined_reads import JoinedReader, model_columns, table
 from clausebook.models import ApiToken, User
 
 
-@dataclass(frozen=True)
-class _Lookup:
-    sql: str
-    token_fields: list[str]
-    user_fields: list[str]
-    # (column index, its converters): the few values the ORM would convert on reading.
-    converters: list[tuple[int, list[Any], Any]]
-
-
 @cache
-def _lookup(alias: str) -> _Lookup:
-    """The active token with its user, by hash: what ``ApiToken.objects.active()
-    .select_related("user").filter(token_hash=...)`` selects, written once per process. Building
-    that queryset on every API request cost more CPU than running it; the statement reads the
-    row as it is now, so a revoked token or a deactivated user fails at once (no cache)."""
-    connection = connections[alias]
-    qn = connection.ops.quote_name
-    token, user = ApiToken._meta, User._meta
-    fields = [*token.concrete_fields, *user.concrete_fields]
-    columns = [f"t.{qn(f.column)}" for f in token.concrete_fields]
-    columns += [f"u.{qn(f.column)}" for f in user.concrete_fields]
+def _token_reader() -> JoinedReader:
+    """What ``ApiToken.objects.active().select_related("user").filter(token_hash=...)`` selects,
+    on every API request (see ``joined_reads``): a revoked token or a deactivated user fails at
+    once."""
+    token, user = model_columns(ApiToken, "t"), model_columns(User, "u")
     sql = (
-        f"SELECT {', '.join(columns)} FROM {qn(token.db_table)} t "  # noqa: S608 - model names
-        f"JOIN {qn(user.db_table)} u ON u.{qn(user.pk.column)} = "
-        f"t.{qn(token.get_field('user').column)} "
-        f"WHERE t.{qn(token.get_field('token_hash').column)} = %s "
-        f"AND t.{qn(token.get_field('revoked_at').column)} IS NULL"
+        f"SELECT {token.select}, {user.select} FROM {table(ApiToken)} t "  # noqa: S608 - model names
+        f"JOIN {table(User)} u ON u.id = t.user_id "
+        "WHERE t.token_hash = %s AND t.revoked_at IS NULL"
     )
-    converters = []
-    for index, field in enumerate(fields):
-        found = connection.ops.get_db_converters(field) + field.get_db_converters(connection)
-        if found:
-            converters.append((index, found, field))
-    return _Lookup(
-        sql=sql,
-        token_fields=[f.attname for f in token.concrete_fields],
-        user_fields=[f.attname for f in user.concrete_fields],
-        converters=converters,
-    )
+    return JoinedReader(sql, (token, user))
 
 
 def active_token(token_hash: str) -> ApiToken | None:
     """The unrevoked token with this hash, its ``user`` loaded, or None."""
-    alias = router.db_for_read(ApiToken)
-    lookup = _lookup(alias)
-    connection = connections[alias]
-    with connection.cursor() as cursor:
-        cursor.execute(lookup.sql, [token_hash])
-        row = cursor.fetchone()
-    if row is None:
+    found = _token_reader().one([token_hash])
+    if found is None:
         return None
-    values = list(row)
-    for index, converters, field in lookup.converters:
-        for converter in converters:
-            values[index] = converter(values[index], field, connection)
-    split = len(lookup.token_fields)
-    token = ApiToken.from_db(alias, lookup.token_fields, values[:split])
-    token.user = User.from_db(alias, lookup.user_fields, values[split:])
+    token, user = found
+    token.user = user
     return token
 
 

@@ -11,14 +11,14 @@ again (the assignment's reviewer, the campaign's status) as a second line.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
 
 from django.core.exceptions import PermissionDenied
-from django.db import connection, models
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from clausebook import permissions
+from clausebook.joined_reads import JoinedReader, model_columns, table
 from clausebook.models import Membership, Role, Workspace
 from reviews.models import (
     Assignment,
@@ -74,16 +74,12 @@ def _own_assignment_with_item(
     # Every autosave and every labeling page runs this: the statement is built once per process
     # (the ORM's select_related compile cost more than the query), the rows become model
     # instances exactly as the ORM makes them (deferred fields load on access).
-    reader = _assignment_reader(with_messages)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            reader.sql,
-            [item_id, membership.user_id, membership.workspace_id, campaign_id, campaign_id],
-        )
-        row = cursor.fetchone()
-    if row is None:
+    found = _assignment_reader(with_messages).one(
+        [item_id, membership.user_id, membership.workspace_id, campaign_id, campaign_id]
+    )
+    if found is None:
         return None
-    assignment, item, campaign, transcript = reader.instances(row)
+    assignment, item, campaign, transcript = found
     item.campaign = campaign
     item.transcript = transcript
     assignment.item = item
@@ -91,71 +87,25 @@ def _own_assignment_with_item(
     return assignment
 
 
-@dataclass(frozen=True)
-class _Part:
-    """One model's columns in a joined row: the model, its field names, their converters."""
-
-    model: type[models.Model]
-    names: tuple[str, ...]
-    converters: tuple[tuple[int, Any, tuple[Any, ...]], ...]
-    width: int
-
-
-@dataclass(frozen=True)
-class _JoinedReader:
-    sql: str
-    parts: tuple[_Part, ...]
-
-    def instances(self, row: tuple[Any, ...]) -> list[Any]:
-        """One instance per part, as ``Model.from_db`` makes them from the ORM's rows."""
-        out, start = [], 0
-        for part in self.parts:
-            values = list(row[start : start + part.width])
-            for index, column, converters in part.converters:
-                for convert in converters:
-                    values[index] = convert(values[index], column, connection)
-            out.append(part.model.from_db(connection.alias, part.names, values))
-            start += part.width
-        return out
-
-
-def _part(model: type[models.Model], alias: str, skip: tuple[str, ...] = ()) -> tuple[_Part, str]:
-    fields = [field for field in model._meta.concrete_fields if field.attname not in skip]
-    converters = []
-    for index, field in enumerate(fields):
-        column = field.get_col(alias)
-        found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
-        if found:
-            converters.append((index, column, tuple(found)))
-    columns = ", ".join(f"{alias}.{connection.ops.quote_name(f.column)}" for f in fields)
-    part = _Part(model, tuple(f.attname for f in fields), tuple(converters), len(fields))
-    return part, columns
-
-
-_READERS: dict[bool, _JoinedReader] = {}
-
-
-def _assignment_reader(with_messages: bool) -> _JoinedReader:
-    reader = _READERS.get(with_messages)
-    if reader is None:
-        skip = () if with_messages else ("messages", "metadata")
-        parts = [
-            _part(Assignment, "a"),
-            _part(Item, "i"),
-            _part(Campaign, "c"),
-            _part(Transcript, "t", skip),
-        ]
-        sql = f"""
-            SELECT {", ".join(columns for _, columns in parts)}
-            FROM {connection.ops.quote_name(Assignment._meta.db_table)} a
-            JOIN {connection.ops.quote_name(Item._meta.db_table)} i ON i.id = a.item_id
-            JOIN {connection.ops.quote_name(Campaign._meta.db_table)} c ON c.id = i.campaign_id
-            JOIN {connection.ops.quote_name(Transcript._meta.db_table)} t ON t.id = i.transcript_id
-            WHERE a.item_id = %s AND a.reviewer_id = %s AND c.workspace_id = %s
-              AND (%s::bigint IS NULL OR i.campaign_id = %s)
-        """  # noqa: S608 - table and column names are the models' own
-        reader = _READERS[with_messages] = _JoinedReader(sql, tuple(part for part, _ in parts))
-    return reader
+@cache
+def _assignment_reader(with_messages: bool) -> JoinedReader:
+    skip = () if with_messages else ("messages", "metadata")
+    parts = (
+        model_columns(Assignment, "a"),
+        model_columns(Item, "i"),
+        model_columns(Campaign, "c"),
+        model_columns(Transcript, "t", skip=skip),
+    )
+    sql = f"""
+        SELECT {", ".join(part.select for part in parts)}
+        FROM {table(Assignment)} a
+        JOIN {table(Item)} i ON i.id = a.item_id
+        JOIN {table(Campaign)} c ON c.id = i.campaign_id
+        JOIN {table(Transcript)} t ON t.id = i.transcript_id
+        WHERE a.item_id = %s AND a.reviewer_id = %s AND c.workspace_id = %s
+          AND (%s::bigint IS NULL OR i.campaign_id = %s)
+    """  # noqa: S608 - table and column names are the models' own
+    return JoinedReader(sql, parts)
 
 
 def item_to_label(
@@ -232,26 +182,22 @@ def labels_on_item(
     return labels.filter(mine | shown)
 
 
-_OWN_LABELS: list[tuple[_Part, str]] = []
+@cache
+def _own_labels_reader() -> JoinedReader:
+    label = model_columns(Label, "l")
+    sql = f"""
+        SELECT {label.select} FROM {table(Label)} l
+        WHERE l.item_id = %s AND l.source = %s AND l.reviewer_id = %s
+    """  # noqa: S608 - the model's own table and columns
+    return JoinedReader(sql, (label,))
 
 
 def own_labels_on_item(membership: Membership, item: Item) -> list[Label]:
     """The member's own labels on ``item``: the rows :func:`labels_on_item` reads while
     others' work is closed to them, in one statement built once per process (every labeling
     page and every label-and-next answer reads them)."""
-    if not _OWN_LABELS:
-        part, columns = _part(Label, "l")
-        sql = f"""
-            SELECT {columns} FROM {connection.ops.quote_name(Label._meta.db_table)} l
-            WHERE l.item_id = %s AND l.source = %s AND l.reviewer_id = %s
-        """  # noqa: S608 - the model's own table and columns
-        _OWN_LABELS.append((part, sql))
-    part, sql = _OWN_LABELS[0]
-    reader = _JoinedReader(sql, (part,))
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [item.pk, LabelSource.HUMAN, membership.user_id])
-        rows = cursor.fetchall()
-    return [reader.instances(row)[0] for row in rows]
+    rows = _own_labels_reader().all([item.pk, LabelSource.HUMAN, membership.user_id])
+    return [label for (label,) in rows]
 
 
 def own_label(membership: Membership, label_id: int) -> Label:
