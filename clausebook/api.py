@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
+from drf_spectacular.views import SpectacularAPIView
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -151,3 +154,18 @@ class MemberDetailView(WorkspaceAPIMixin, APIView):
         membership = get_object_or_404(selectors.members_of(self.workspace), pk=membership_id)
         services.membership_remove(membership=membership, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SchemaView(SpectacularAPIView):
+    """The OpenAPI schema, generated one request at a time.
+
+    drf-spectacular loads its extension classes lazily, on the first generation in a process, and
+    a failed optional import marks a class ``None`` while another thread may be reading it: two
+    first requests at once under gunicorn's threads gave a 500. Generation is rare (clients and
+    the docs page fetch it once), so serializing it costs nothing a user notices."""
+
+    _generating = threading.Lock()
+
+    def _get_schema_response(self, request: Request) -> Response:
+        with self._generating:
+            return super()._get_schema_response(request)

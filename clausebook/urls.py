@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularSwaggerView
 
 from clausebook import api, views
 from reviews.views import dashboard as reviews_dashboard
@@ -50,7 +50,7 @@ urlpatterns = [
     path("workspaces/new/", views.workspace_create, name="workspace-create"),
     path("w/<slug:workspace>/", include(workspace_patterns)),
     path("api/v1/", include(api_patterns)),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/schema/", api.SchemaView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("admin/", admin.site.urls),
 ]
