@@ -173,6 +173,33 @@ def test_the_demo_serves_pages_and_static_files_with_gunicorn(demo) -> None:  # 
     assert sum("gunicorn" in cmd for cmd in running) == workers + 1, running  # and the master
 
 
+def test_the_worker_runs_below_the_web_server_and_needs_no_beat_process(demo) -> None:  # type: ignore[no-untyped-def]
+    import psutil
+
+    from clausebook.management.commands.demo import WORKER_CONCURRENCY, WORKER_NICENESS
+
+    def started() -> list[psutil.Process]:
+        roots = [
+            p
+            for p in psutil.Process(demo["process"].pid).children()
+            if "celery" in p.name() or "celery" in " ".join(p.cmdline())
+        ]
+        return roots if roots and roots[0].children() else []
+
+    (worker,) = _wait_until(started, 60, "no Celery worker with its pool")
+    assert "--sweeps" in worker.cmdline()
+    web = next(
+        p
+        for p in psutil.Process(demo["process"].pid).children()
+        if "gunicorn" in " ".join(p.cmdline())
+    )
+    assert worker.nice() - web.nice() == WORKER_NICENESS
+    # Its pool, and nothing else: the sweeps come from the worker's own timer, not a beat child.
+    pool = worker.children()
+    assert len(pool) == WORKER_CONCURRENCY, [" ".join(p.cmdline()) for p in pool]
+    assert all(p.nice() == worker.nice() for p in pool)
+
+
 def test_ctrl_c_stops_everything_also_after_a_joined_process_was_killed(demo) -> None:  # type: ignore[no-untyped-def]
     process = demo["process"]
     pgdata = demo["var"] / "pgdata"

@@ -39,7 +39,7 @@ def kill_hard(process: subprocess.Popen) -> None:
 @pytest.fixture
 def start_worker(
     transactional_db: None, tmp_path: Path
-) -> Iterator[Callable[[], subprocess.Popen]]:
+) -> Iterator[Callable[..., subprocess.Popen]]:
     """Start another real Celery worker; every one started is stopped after the test."""
     env = {
         **os.environ,
@@ -49,13 +49,14 @@ def start_worker(
     }
     started: list[tuple[subprocess.Popen, object]] = []
 
-    def start() -> subprocess.Popen:
+    def start(*options: str, **environ: str) -> subprocess.Popen:
+        """Start one; ``options`` go to ``celery worker``, ``environ`` to its environment."""
         log_path = tmp_path / f"worker-{len(started)}.log"
         log = open(log_path, "w")  # noqa: SIM115 - closed at teardown
         process = subprocess.Popen(
-            worker_argv(f"test-{os.getpid()}-{len(started)}@%h"),
+            [*worker_argv(f"test-{os.getpid()}-{len(started)}@%h"), *options],
             cwd=ROOT,
-            env=env,
+            env={**env, **environ},
             stdout=log,
             stderr=subprocess.STDOUT,
         )

@@ -14,6 +14,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import psutil
 import pytest
 from django.db import connection
 from django.urls import reverse
@@ -207,6 +208,29 @@ def test_an_import_whose_worker_keeps_dying_fails_with_a_reason_and_a_retry_runs
     assert done.created_count == 40 and done.stored_path == ""
     assert upload_files(settings) == []
     assert "100%" in page(client, done)
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_started_with_sweeps_runs_the_sweep_itself_with_no_beat_process(
+    start_worker, personas, settings, tmp_path
+):
+    # make demo's worker: a queued import whose message never reached a worker (not enqueued,
+    # its claim window over) is found by the worker's own sweep, enqueued again and imported.
+    settings.UPLOAD_DIR = tmp_path / "uploads"
+    run = queued(personas.workspace, chats(5))
+    TranscriptImport.objects.filter(pk=run.pk).update(
+        lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+
+    worker = start_worker("--sweeps", CLAUSEBOOK_IMPORT_SWEEP_SECONDS="1")
+
+    done = wait_for(
+        lambda: TranscriptImport.objects.filter(pk=run.pk, status="succeeded").first(), timeout=60
+    )
+    assert done.created_count == 5
+    # Its one pool process, and no beat process beside it (``-B`` would fork one).
+    assert len(psutil.Process(worker.pid).children()) == 1
 
 
 def test_the_sweep_runs_every_minute_from_celery_beat():

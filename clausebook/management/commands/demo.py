@@ -34,6 +34,8 @@ from devtools.local_model_server import NAME as MODEL_SERVER_NAME
 from devtools.local_model_server import LocalModelServer
 
 WORKER_CONCURRENCY = 2
+# The worker's CPU priority below the web server's (see handle).
+WORKER_NICENESS = 10
 # Seconds the children get to stop after Ctrl-C before SIGKILL: gunicorn needs about one, a
 # Celery warm shutdown with nothing to do six (a killed task is not lost: imports run under a
 # lease that the sweep re-queues, and acks_late tasks are redelivered).
@@ -177,12 +179,13 @@ class Command(BaseCommand):
                     f"threads ({serving.cores()} cores; the database takes "
                     f"{limits.max_connections} connections)"
                 )
-            # The worker and the system checks start once the web server is ready: on a laptop's
-            # few cores, three processes importing Django at once keep the first page waiting
-            # for work that no page needs. Tasks queued meanwhile wait in the broker.
-            self.wait_until_serving(options["host"], options["port"], children[0])
-            if not options["no_worker"] and not self._stop_requests:
+            # The worker starts beside the web server, at a lower CPU priority: on a laptop's few
+            # cores it loads on whatever gunicorn leaves idle, so the first page does not wait
+            # for it, and later its jobs yield to people's requests. The system checks wait
+            # until the web server is ready.
+            if not options["no_worker"]:
                 children.append(self.start_worker(env, worker_concurrency))
+            self.wait_until_serving(options["host"], options["port"], children[0])
             server_line += f"\n{MODEL_SERVER_NAME}: {model_server.base_url}"
             if not self._stop_requests:
                 self.check(display_num_errors=False)
@@ -201,9 +204,15 @@ class Command(BaseCommand):
     def _request_stop(self, signum: int, frame: object) -> None:
         self._stop_requests += 1
 
-    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> Child:
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str], nice: int = 0) -> Child:
+        def before_exec() -> None:
+            _die_with_parent()
+            if nice:
+                with contextlib.suppress(OSError):
+                    os.nice(nice)
+
         process = subprocess.Popen(  # noqa: S603 - fixed argv
-            argv, env=env, process_group=0, preexec_fn=_die_with_parent
+            argv, env=env, process_group=0, preexec_fn=before_exec
         )
         return Child(name, process)
 
@@ -236,14 +245,14 @@ class Command(BaseCommand):
             str(concurrency),
             "--hostname",
             "demo@%h",
-            # Beat inside the worker: the periodic sweep that recovers imports whose
-            # worker died (compose runs beat as a service of its own).
-            "--beat",
+            # The periodic sweeps (imports, exports and re-runs whose worker died) from the
+            # worker's own timer: no beat process (compose runs beat as a service of its own).
+            "--sweeps",
         ]
         # Celery's Django fix-up runs the system checks in the worker, which imports every URL
         # module and view (~25 MB, which the pool processes inherit); this command runs them once.
         env = {**env, "CELERY_SKIP_CHECKS": "1"}
-        return self._spawn("Celery worker", argv, env)
+        return self._spawn("Celery worker", argv, env, nice=WORKER_NICENESS)
 
     def start_model_server(self) -> LocalModelServer:
         """The local model server (a development tool) on its usual port, or any free one, in a
