@@ -19,7 +19,7 @@ from django.utils.safestring import SafeString, mark_safe
 from clausebook.caching import bounded_cache
 from clausebook.rendering import render_markdown
 from reviews.forms import SkipForm
-from reviews.models import Campaign, Item, Label, LabelSource
+from reviews.models import Campaign, GoldDecision, Item, Label, LabelSource
 from reviews.selectors import disputes as dispute_selectors
 from reviews.selectors import labels as label_selectors
 from specs.models import Clause
@@ -106,6 +106,21 @@ def scale_label(scale: list[dict[str, str]], value: str) -> str:
     """The words a campaign's scale gives a stored value (a verdict or a severity), or the value
     itself when the scale no longer has it: pages show the words, the API keeps the values."""
     return next((entry["label"] for entry in scale if entry["value"] == value), value)
+
+
+def decisions_in_words(decisions: Sequence[GoldDecision]) -> list[dict[str, Any]]:
+    """Gold decisions with their verdict and severity in the words of each one's campaign (the
+    list spans campaigns, so each decision carries its own scale)."""
+    return [
+        {
+            "decision": decision,
+            "verdict": scale_label(decision.campaign.verdict_scale, decision.verdict),
+            "severity": scale_label(decision.campaign.severity_scale, decision.severity)
+            if decision.severity
+            else "",
+        }
+        for decision in decisions
+    ]
 
 
 def labels_in_words(labels: Sequence[Label], campaign: Campaign) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST, require_safe
 from clausebook import permissions
 from clausebook.access import workspace_member
 from clausebook.models import Role
-from reviews import access
+from reviews import access, presenters
 from reviews.models import ExportFormat, GoldExport
 from reviews.selectors import gold as selectors
 from reviews.services import gold_export as services
@@ -46,6 +46,7 @@ def gold_list(request: HttpRequest) -> HttpResponse:
     page = selectors.gold_page(selectors.gold_list(request.workspace, filters), after=after)
     context = {
         "page": page,
+        "rows": presenters.decisions_in_words(page.rows),
         "filters": filters,
         "filter_query": filters.to_json(),
         "choices": selectors.gold_filter_choices(request.workspace),

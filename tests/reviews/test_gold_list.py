@@ -22,7 +22,19 @@ def day(month: int, dom: int) -> dt.datetime:
     return timezone.make_aware(dt.datetime(2026, month, dom, 12))
 
 
-def decide(campaign, position, key, verdict, *, by=None, kind=None, when, rationale="", ws=None):  # type: ignore[no-untyped-def]
+def decide(
+    campaign,
+    position,
+    key,
+    verdict,
+    *,
+    by=None,
+    kind=None,
+    when,
+    rationale="",
+    ws=None,
+    severity="",
+):  # type: ignore[no-untyped-def]
     item = Item.objects.filter(campaign=campaign).order_by("position")[position]
     return GoldDecision.objects.create(
         workspace=ws or campaign.workspace,
@@ -33,6 +45,7 @@ def decide(campaign, position, key, verdict, *, by=None, kind=None, when, ration
         transcript=item.transcript,
         kind=kind or ("adjudicated" if by else "agreed"),
         verdict=verdict,
+        severity=severity,
         rationale=rationale,
         decided_by=by,
         decided_at=when,
@@ -72,6 +85,30 @@ def test_the_list_shows_current_gold_of_the_workspace_newest_first(personas, gol
     assert listed(client, personas.workspace) == [
         d["b"].pk, d["clause2"].pk, d["lock"].pk, d["agreed"].pk
     ]  # fmt: skip
+
+
+def test_verdicts_and_severities_show_in_the_words_of_each_campaigns_scale(personas, gold) -> None:
+    a, b, d = gold
+    a.verdict_scale = [
+        {"value": "complies", "label": "Within the clause"},
+        {"value": "violates", "label": "Breaks the clause"},
+    ]
+    a.severity_scale = [{"value": "high", "label": "Serious harm"}]
+    a.save(update_fields=["verdict_scale", "severity_scale"])
+    severe = decide(
+        a, 0, "clause_2", "violates", by=personas.owner, when=day(1, 20), severity="high"
+    )
+
+    response = personas.client_for(personas.viewer).get(
+        reverse("reviews:gold-list", args=[personas.workspace.slug])
+    )
+
+    rows = dict(re.findall(r'data-decision="(\d+)">(.*?)</tr>', response.text, re.S))
+    assert ">Breaks the clause<" in rows[str(d["lock"].pk)]
+    assert ">Serious harm<" in rows[str(severe.pk)]
+    assert ">Within the clause<" in rows[str(d["agreed"].pk)]
+    # Campaign b kept its own scale: its words, not a's.
+    assert "Within the clause" not in rows[str(d["b"].pk)]
 
 
 @pytest.mark.parametrize(
