@@ -203,10 +203,14 @@ def _renew(run_id: int) -> bool:
 
 
 def judge_run_sweep(*, now: Any = None) -> int:
-    """Running judge runs whose lease lapsed: enqueue them again, or fail those out of claims."""
+    """Running judge runs whose lease lapsed: enqueue them again, or fail those out of claims;
+    queued ones nobody claimed in time: enqueue them again (``reruns.unclaimed_to_resend``)."""
     from reviews.tasks import run_judge
 
     now = now or timezone.now()
+    resent = reruns.unclaimed_to_resend(JudgeRun, now)
+    for run_id in resent:
+        run_judge.delay(run_id)
     lapsed = list(
         JudgeRun.objects.filter(status=JobStatus.RUNNING, lease_expires_at__lt=now).values_list(
             "pk", "attempts"
@@ -217,7 +221,7 @@ def judge_run_sweep(*, now: Any = None) -> int:
             _fail_exhausted(run_id, now)
         else:
             run_judge.delay(run_id)
-    return len(lapsed)
+    return len(resent) + len(lapsed)
 
 
 @transaction.atomic

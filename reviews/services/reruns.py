@@ -54,7 +54,7 @@ from django.utils import timezone
 from clausebook import audit, permissions
 from clausebook.models import Membership, User, Workspace
 from clausebook.queueing import enqueue_on_commit
-from reviews.models import Campaign, JobStatus, ModelEndpoint, ModelRun, RerunJob
+from reviews.models import Campaign, JobStatus, JudgeRun, ModelEndpoint, ModelRun, RerunJob
 from reviews.services import campaigns as campaign_services
 from reviews.services import endpoints as endpoint_calls
 from reviews.services.limiter import Limiter, Permit, limiter_for_worker
@@ -364,13 +364,35 @@ def rerun_job_busy_seconds(*, job_id: int) -> float | None:
     return max(0.0, (found.lease_expires_at - timezone.now()).total_seconds())
 
 
+def unclaimed_to_resend(model: type[RerunJob] | type[JudgeRun], now: Any) -> list[int]:
+    """Queued jobs (``RerunJob`` or ``JudgeRun``) no worker claimed within a lease of being
+    created: their message may be lost (a broker restarted without persistence, a purged queue).
+    Returns those to send again, at most once per lease each: a queued job's
+    ``lease_expires_at`` says when it may be sent again (the claim replaces it). A duplicate
+    message is harmless, since the claim is one conditional UPDATE."""
+    window = timedelta(seconds=LEASE_SECONDS)
+    due = Q(status=JobStatus.QUEUED, created_at__lt=now - window) & (
+        Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
+    )
+    resend = []
+    for pk in model.objects.filter(due).values_list("pk", flat=True):
+        # Conditional: of two sweeps at once, one sends it.
+        if model.objects.filter(due, pk=pk).update(lease_expires_at=now + window):
+            resend.append(pk)
+    return resend
+
+
 def rerun_job_sweep(*, now: Any = None) -> int:
     """Running jobs whose lease lapsed (their worker died and no redelivery came, e.g. on the
-    filesystem broker): enqueue them again to be taken over, or fail those out of claims.
+    filesystem broker): enqueue them again to be taken over, or fail those out of claims; and
+    queued jobs nobody claimed in time (:func:`unclaimed_to_resend`): enqueue them again.
     Safe beside running jobs and another sweep: the task's claim is the one conditional UPDATE."""
     from reviews.tasks import run_rerun_job
 
     now = now or timezone.now()
+    resent = unclaimed_to_resend(RerunJob, now)
+    for job_id in resent:
+        run_rerun_job.delay(job_id)
     lapsed = list(
         RerunJob.objects.filter(status=JobStatus.RUNNING, lease_expires_at__lt=now).values_list(
             "pk", "attempts"
@@ -381,7 +403,7 @@ def rerun_job_sweep(*, now: Any = None) -> int:
             _fail_exhausted(job_id, now)
         else:
             run_rerun_job.delay(job_id)
-    return len(lapsed)
+    return len(resent) + len(lapsed)
 
 
 _RUNS = ModelRun._meta.db_table

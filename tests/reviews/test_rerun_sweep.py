@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from clausebook import netguard
 from devtools.local_model_server import LocalModelServer, digest
-from reviews.models import Item, JobStatus, ModelRun, RerunJob
+from reviews.models import Item, JobStatus, JudgeRun, ModelRun, RerunJob
 from reviews.services import reruns as services
 from reviews.tasks import run_rerun_job, sweep_runs
 from tests.conftest import WORKER_LOG, wait_for
@@ -225,3 +225,80 @@ def test_a_job_under_a_live_lease_is_left_alone(personas, enqueued):
         "",
     )
     assert ModelRun.objects.get(job=job).status == JobStatus.QUEUED
+
+
+def unclaimed(job: RerunJob | JudgeRun) -> None:
+    """Leave a job as a lost message does: queued, created longer than a lease ago."""
+    type(job).objects.filter(pk=job.pk).update(
+        created_at=timezone.now() - timedelta(seconds=services.LEASE_SECONDS + 5)
+    )
+
+
+def test_a_queued_job_nobody_claimed_is_sent_again_once_per_lease(personas, enqueued):
+    with (
+        LocalModelServer() as server,
+        override_settings(ALLOW_PRIVATE_HOSTS=[server.host_port], SECRET_KEYS=[KEY]),
+    ):
+        job = job_for(
+            personas, [scenario(personas.workspace)], [endpoint(personas.workspace, server)]
+        )
+    fresh = job_for(personas, [scenario(personas.workspace, "Another?")], [job.runs.get().endpoint])
+    unclaimed(job)
+
+    assert services.rerun_job_sweep() == 1
+    assert enqueued == [job.pk]  # the fresh one is still within its claim window
+    assert services.rerun_job_sweep() == 0  # the next minute's sweep: already sent this lease
+    later = timezone.now() + timedelta(seconds=services.LEASE_SECONDS + 1)
+    assert services.rerun_job_sweep(now=later) == 2  # still unclaimed: again, and now the other
+    assert sorted(enqueued) == sorted([job.pk, job.pk, fresh.pk])
+    assert RerunJob.objects.get(pk=job.pk).status == JobStatus.QUEUED
+
+
+def test_a_queued_judge_run_nobody_claimed_is_sent_again(personas, monkeypatch):
+    from reviews.services.judges import judge_run_sweep
+    from reviews.tasks import run_judge
+    from tests.reviews.test_judge_recovery import judge_campaign
+
+    sent: list[int] = []
+    monkeypatch.setattr(run_judge, "delay", sent.append)
+    with LocalModelServer() as server:
+        run = JudgeRun.objects.create(
+            workspace=personas.workspace,
+            campaign=judge_campaign(personas),
+            endpoint=endpoint(personas.workspace, server),
+            prompt_version="v",
+            created_by=personas.adjudicator,
+        )
+    assert judge_run_sweep() == 0
+    unclaimed(run)
+
+    assert judge_run_sweep() == 1
+    assert judge_run_sweep() == 0
+    assert sent == [run.pk]
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_job_whose_message_was_lost_is_sent_again_by_the_sweep_and_finished(
+    sweep_env, personas, request, enqueued
+):
+    server = sweep_env
+    job = job_for(
+        personas,
+        [scenario(personas.workspace, f"Lost question {n}?") for n in range(2)],
+        [endpoint(personas.workspace, server)],
+    )
+    unclaimed(job)
+    # The worker starts on a purged broker: the job's message is gone and nobody claimed it.
+    request.getfixturevalue("celery_worker")
+    assert RerunJob.objects.get(pk=job.pk).status == JobStatus.QUEUED
+
+    assert sweep_runs.run() == 1
+
+    done = wait_for(
+        lambda: RerunJob.objects.filter(pk=job.pk, status=JobStatus.SUCCEEDED).first(), timeout=60
+    )
+    assert (done.attempts, ModelRun.objects.filter(job=job, transcript__isnull=False).count()) == (
+        1,
+        2,
+    )
