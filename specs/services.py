@@ -403,6 +403,15 @@ def spec_version_discard(*, version: SpecVersion, actor: User | None) -> None:
         raise VersionInUse(
             f"Draft {locked.label} is used by {', '.join(kinds)}; remove those first."
         ) from error
+    _drop_dangling_aliases(locked.spec_id)
+
+
+def _drop_dangling_aliases(spec_id: int) -> None:
+    """Rename decisions naming a key that no version of the spec has any more (a merge into a
+    discarded draft confirmed it): an alias needs both its keys somewhere in the spec, as
+    ``clause_alias_decide`` requires, or diffs would join histories with a clause that is gone."""
+    keys = Clause.objects.filter(version__spec_id=spec_id).values("key")
+    ClauseAlias.objects.filter(spec_id=spec_id).exclude(old_key__in=keys, new_key__in=keys).delete()
 
 
 @transaction.atomic

@@ -559,6 +559,27 @@ def test_discarding_a_draft_returns_its_merged_amendments_to_approved(
     assert Clause.objects.get(version=again, key="intro").title == "Intro"
 
 
+def test_a_rename_a_discarded_draft_confirmed_is_forgotten_with_it(published, draft, personas):
+    amendment = _amend(published, personas, (Kind.RENAME_KEY, "intro", {"new_key": "introduction"}))
+    _approve_and_merge(amendment, personas)
+    assert ClauseAlias.objects.filter(old_key="intro", new_key="introduction").exists()
+    # An alias between two keys that outlive the draft stays.
+    ClauseAlias.objects.create(
+        spec=published.spec, old_key="intro", new_key="tone", status=ClauseAlias.Status.REJECTED
+    )
+
+    services.spec_version_discard(version=draft, actor=personas.editor)
+
+    assert list(ClauseAlias.objects.values_list("old_key", "new_key")) == [("intro", "tone")]
+    # Merged again into a new draft, it is confirmed again.
+    again = amendments.draft_start_from(version=published, label="v3", actor=personas.editor)
+    amendments.amendment_merge(amendment=amendment, actor=personas.editor)
+    assert Clause.objects.filter(version=again, key="introduction").exists()
+    assert ClauseAlias.objects.filter(
+        old_key="intro", new_key="introduction", status=ClauseAlias.Status.CONFIRMED
+    ).exists()
+
+
 def test_a_returned_amendment_whose_approver_lost_the_right_is_open_again(
     published, draft, personas
 ) -> None:
