@@ -60,7 +60,8 @@ PERMISSIONS: dict[str, Right] = {
     "labels.write": Right(Role.REVIEWER, "write and submit their own labels"),
     "threads.comment": Right(Role.REVIEWER, "read and write discussion threads"),
     "campaigns.create": Right(
-        Role.ADJUDICATOR, "create, open, pause and close campaigns and seat reviewers"
+        Role.ADJUDICATOR,
+        "create, open, pause and close campaigns, seat reviewers and add transcripts",
     ),
     "gold.adjudicate": Right(Role.ADJUDICATOR, "settle disagreements and reopen gold decisions"),
     "gold.export": Right(Role.ADJUDICATOR, "export gold data"),
