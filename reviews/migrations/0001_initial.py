@@ -199,7 +199,7 @@ class Migration(migrations.Migration):
                 ('open_slots', models.PositiveSmallIntegerField()),
                 ('submitted_count', models.PositiveSmallIntegerField(default=0)),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='reviews.campaign')),
+                ('campaign', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='items', to='reviews.campaign')),
                 ('transcript', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='items', to='transcripts.transcript')),
             ],
         ),

@@ -197,7 +197,13 @@ class Item(models.Model):
     the claim query walks a partial index of items with open slots. ``state`` is derived from
     the item's clause outcomes, and only ``reviews.outcomes`` writes it."""
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="items")
+    # No index of its own: the indexes in Meta lead with the campaign and serve its lookups. A
+    # plain (campaign) index was a trap for the claim: planned on statistics taken before a
+    # large campaign's items arrived (autovacuum analyzes within a minute or so), it looked like
+    # one row, and the claim walked and sorted all 100k instead of taking item_claimable's first.
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="items", db_index=False
+    )
     transcript = models.ForeignKey(
         "transcripts.Transcript", on_delete=models.PROTECT, related_name="items"
     )

@@ -119,6 +119,43 @@ def test_the_claim_query_walks_the_partial_index(personas) -> None:
     assert "item_claimable" in plan
 
 
+def _plan_nodes(plan: dict) -> list[dict]:  # type: ignore[type-arg]
+    return [plan, *(node for child in plan.get("Plans", []) for node in _plan_nodes(child))]
+
+
+@pytest.mark.django_db
+def test_a_claim_planned_on_statistics_older_than_the_campaign_takes_the_first_item_unsorted(
+    personas,
+) -> None:
+    from reviews.services.campaigns import _CLAIM_SQL
+
+    # Statistics taken before the campaign existed: what the planner has in the minute or so
+    # after a large campaign is created, until autovacuum analyzes its items.
+    make_campaign(personas.workspace, created_by=personas.adjudicator, transcripts=5)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE reviews_item")
+        cursor.execute("ANALYZE reviews_assignment")
+    campaign = make_campaign(
+        personas.workspace,
+        created_by=personas.adjudicator,
+        reviewers=[personas.reviewer],
+        transcripts=40,
+    )
+    params = {"campaign": campaign.pk, "reviewer": personas.reviewer.pk, "active": "active"}
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a test-sized table: as if it were large
+        cursor.execute("EXPLAIN (FORMAT JSON) " + _CLAIM_SQL, {**params, "now": "2026-01-01"})
+        nodes = _plan_nodes(cursor.fetchone()[0][0]["Plan"])
+
+    # The first claimable item straight off the partial index, in position order: never every
+    # item of the campaign read and sorted to find it.
+    assert not [node for node in nodes if node["Node Type"] == "Sort"], nodes
+    scans = {
+        node.get("Index Name") for node in nodes if node.get("Relation Name") == "reviews_item"
+    }
+    assert "item_claimable" in scans, nodes
+
+
 def _claimers(personas, n: int) -> list:  # type: ignore[no-untyped-def]
     reviewers = []
     for i in range(n):
