@@ -203,25 +203,12 @@ def _renew(run_id: int) -> bool:
 
 
 def judge_run_sweep(*, now: Any = None) -> int:
-    """Running judge runs whose lease lapsed: enqueue them again, or fail those out of claims;
-    queued ones nobody claimed in time: enqueue them again (``reruns.unclaimed_to_resend``)."""
+    """Judge runs whose worker died or whose message was lost (``reruns.sweep_jobs``)."""
     from reviews.tasks import run_judge
 
-    now = now or timezone.now()
-    resent = reruns.unclaimed_to_resend(JudgeRun, now)
-    for run_id in resent:
-        run_judge.delay(run_id)
-    lapsed = list(
-        JudgeRun.objects.filter(status=JobStatus.RUNNING, lease_expires_at__lt=now).values_list(
-            "pk", "attempts"
-        )
+    return reruns.sweep_jobs(
+        JudgeRun, send=run_judge.delay, fail_exhausted=_fail_exhausted, now=now or timezone.now()
     )
-    for run_id, attempts in lapsed:
-        if attempts >= reruns.MAX_JOB_ATTEMPTS:
-            _fail_exhausted(run_id, now)
-        else:
-            run_judge.delay(run_id)
-    return len(resent) + len(lapsed)
 
 
 @transaction.atomic
@@ -470,20 +457,26 @@ def _invalid(
             invalid_count=F("invalid_count") + 1,
             calls_done=F("calls_done") + 1,
             invalid_sample=kept,
-            prompt_tokens=F("prompt_tokens") + outcome.prompt_tokens,
-            completion_tokens=F("completion_tokens") + outcome.completion_tokens,
+            **_tokens(outcome),
         )
+
+
+def _tokens(outcome: _Outcome) -> dict[str, Any]:
+    """The run's token totals, plus what the endpoint reported for this call."""
+    if not (outcome.prompt_tokens or outcome.completion_tokens):
+        return {}
+    return {
+        "prompt_tokens": F("prompt_tokens") + outcome.prompt_tokens,
+        "completion_tokens": F("completion_tokens") + outcome.completion_tokens,
+    }
 
 
 def _count(
     run: JudgeRun, outcome: _Outcome | None = None, *, failed: int = 0, error: str = ""
 ) -> None:
     changes: dict[str, Any] = {"calls_done": F("calls_done") + 1}
-    if outcome is not None and (outcome.prompt_tokens or outcome.completion_tokens):
-        changes.update(
-            prompt_tokens=F("prompt_tokens") + outcome.prompt_tokens,
-            completion_tokens=F("completion_tokens") + outcome.completion_tokens,
-        )
+    if outcome is not None:
+        changes.update(_tokens(outcome))
     if failed:
         changes.update(failed_count=F("failed_count") + failed, error=error[:500])
     JudgeRun.objects.filter(pk=run.pk).update(**changes)

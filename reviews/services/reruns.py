@@ -364,46 +364,57 @@ def rerun_job_busy_seconds(*, job_id: int) -> float | None:
     return max(0.0, (found.lease_expires_at - timezone.now()).total_seconds())
 
 
-def unclaimed_to_resend(model: type[RerunJob] | type[JudgeRun], now: Any) -> list[int]:
-    """Queued jobs (``RerunJob`` or ``JudgeRun``) no worker claimed within a lease of being
-    created: their message may be lost (a broker restarted without persistence, a purged queue).
-    Returns those to send again, at most once per lease each: a queued job's
-    ``lease_expires_at`` says when it may be sent again (the claim replaces it). A duplicate
-    message is harmless, since the claim is one conditional UPDATE."""
+def sweep_jobs(
+    model: type[RerunJob] | type[JudgeRun],
+    *,
+    send: Callable[[int], object],
+    fail_exhausted: Callable[[int, Any], object],
+    now: Any,
+) -> int:
+    """What the sweep does for re-run jobs and judge runs alike; the number of jobs acted on.
+
+    * A running job whose lease lapsed (its worker died and no redelivery came, e.g. on the
+      filesystem broker) is sent again to be taken over, or failed once out of claims.
+    * A queued job no worker claimed within a lease of being created (its message lost: a broker
+      restarted without persistence, a purged queue) is sent again, at most once per lease: a
+      queued job's ``lease_expires_at`` says when it may be sent again (the claim replaces it).
+
+    A duplicate message is harmless, since the claim is one conditional UPDATE; so is a second
+    sweep at once (of two, one marks a queued job sent)."""
     window = timedelta(seconds=LEASE_SECONDS)
-    due = Q(status=JobStatus.QUEUED, created_at__lt=now - window) & (
+    unclaimed = Q(status=JobStatus.QUEUED, created_at__lt=now - window) & (
         Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
     )
-    resend = []
-    for pk in model.objects.filter(due).values_list("pk", flat=True):
-        # Conditional: of two sweeps at once, one sends it.
-        if model.objects.filter(due, pk=pk).update(lease_expires_at=now + window):
-            resend.append(pk)
-    return resend
-
-
-def rerun_job_sweep(*, now: Any = None) -> int:
-    """Running jobs whose lease lapsed (their worker died and no redelivery came, e.g. on the
-    filesystem broker): enqueue them again to be taken over, or fail those out of claims; and
-    queued jobs nobody claimed in time (:func:`unclaimed_to_resend`): enqueue them again.
-    Safe beside running jobs and another sweep: the task's claim is the one conditional UPDATE."""
-    from reviews.tasks import run_rerun_job
-
-    now = now or timezone.now()
-    resent = unclaimed_to_resend(RerunJob, now)
-    for job_id in resent:
-        run_rerun_job.delay(job_id)
+    resent = [
+        pk
+        for pk in model.objects.filter(unclaimed).values_list("pk", flat=True)
+        if model.objects.filter(unclaimed, pk=pk).update(lease_expires_at=now + window)
+    ]
+    for pk in resent:
+        send(pk)
     lapsed = list(
-        RerunJob.objects.filter(status=JobStatus.RUNNING, lease_expires_at__lt=now).values_list(
+        model.objects.filter(status=JobStatus.RUNNING, lease_expires_at__lt=now).values_list(
             "pk", "attempts"
         )
     )
-    for job_id, attempts in lapsed:
+    for pk, attempts in lapsed:
         if attempts >= MAX_JOB_ATTEMPTS:
-            _fail_exhausted(job_id, now)
+            fail_exhausted(pk, now)
         else:
-            run_rerun_job.delay(job_id)
+            send(pk)
     return len(resent) + len(lapsed)
+
+
+def rerun_job_sweep(*, now: Any = None) -> int:
+    """Re-run jobs whose worker died or whose message was lost (:func:`sweep_jobs`)."""
+    from reviews.tasks import run_rerun_job
+
+    return sweep_jobs(
+        RerunJob,
+        send=run_rerun_job.delay,
+        fail_exhausted=_fail_exhausted,
+        now=now or timezone.now(),
+    )
 
 
 _RUNS = ModelRun._meta.db_table
