@@ -108,32 +108,23 @@ def scale_label(scale: list[dict[str, str]], value: str) -> str:
     return next((entry["label"] for entry in scale if entry["value"] == value), value)
 
 
+def _in_words(campaign: Campaign, verdict: str, severity: str) -> dict[str, str]:
+    return {
+        "verdict": scale_label(campaign.verdict_scale, verdict) if verdict else "",
+        "severity": scale_label(campaign.severity_scale, severity) if severity else "",
+    }
+
+
 def decisions_in_words(decisions: Sequence[GoldDecision]) -> list[dict[str, Any]]:
     """Gold decisions with their verdict and severity in the words of each one's campaign (the
     list spans campaigns, so each decision carries its own scale)."""
-    return [
-        {
-            "decision": decision,
-            "verdict": scale_label(decision.campaign.verdict_scale, decision.verdict),
-            "severity": scale_label(decision.campaign.severity_scale, decision.severity)
-            if decision.severity
-            else "",
-        }
-        for decision in decisions
-    ]
+    return [{"decision": d, **_in_words(d.campaign, d.verdict, d.severity)} for d in decisions]
 
 
 def labels_in_words(labels: Sequence[Label], campaign: Campaign) -> list[dict[str, Any]]:
     """A thread's labels with their verdict and severity in the campaign's words."""
     return [
-        {
-            "label": label,
-            "verdict": scale_label(campaign.verdict_scale, label.verdict) if label.verdict else "",
-            "severity": scale_label(campaign.severity_scale, label.severity)
-            if label.severity
-            else "",
-        }
-        for label in labels
+        {"label": label, **_in_words(campaign, label.verdict, label.severity)} for label in labels
     ]
 
 
