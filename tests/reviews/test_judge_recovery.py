@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import re
 import signal
-from collections.abc import Iterator
 from datetime import timedelta
 
 import psutil
 import pytest
-from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from clausebook import secrets
 from devtools.local_model_server import LocalModelServer
 from reviews.models import JobStatus, JudgeRun, Label, LabelSource, ModelEndpoint
 from reviews.services import judges as services
@@ -26,19 +23,8 @@ from reviews.services import reruns
 from tests.conftest import WORKER_LOG, wait_for
 from tests.reviews.factories import make_campaign
 
-KEY = secrets.generate_key()
 CONCURRENCY = 2
 ITEMS, CLAUSES = 6, 4
-
-
-@pytest.fixture
-def judge_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalModelServer]:
-    with LocalModelServer() as server:
-        monkeypatch.setenv("CLAUSEBOOK_ALLOW_PRIVATE_HOSTS", server.host_port)
-        monkeypatch.setenv("CLAUSEBOOK_SECRET_KEYS", KEY)
-        monkeypatch.setenv("CLAUSEBOOK_RERUN_LEASE_SECONDS", "3")
-        with override_settings(ALLOW_PRIVATE_HOSTS=[server.host_port], SECRET_KEYS=[KEY]):
-            yield server
 
 
 def judge_campaign(personas):  # type: ignore[no-untyped-def]
@@ -83,8 +69,10 @@ def task_finished() -> None:
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_a_judge_run_cancelled_mid_run_starts_no_new_call(judge_env, celery_worker, personas):
-    server = judge_env
+def test_a_judge_run_cancelled_mid_run_starts_no_new_call(
+    worker_model_server, celery_worker, personas
+):
+    server = worker_model_server
     run = start(personas, server)
     wait_for(lambda: labels(run) >= 2 and server.state.in_flight > 0, timeout=60, interval=0.05)
     client = personas.client_for(personas.adjudicator)
@@ -110,9 +98,9 @@ def test_a_judge_run_cancelled_mid_run_starts_no_new_call(judge_env, celery_work
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_a_judge_run_whose_worker_child_is_killed_resumes_and_labels_each_pair_once(
-    judge_env, redis_celery_worker, personas
+    worker_model_server, redis_celery_worker, personas
 ):
-    server = judge_env
+    server = worker_model_server
     run = start(personas, server)
     wait_for(lambda: labels(run) >= 4 and server.state.in_flight > 0, timeout=60, interval=0.05)
     child = psutil.Process(redis_celery_worker.pid).children()[0]
@@ -138,9 +126,9 @@ def test_a_judge_run_whose_worker_child_is_killed_resumes_and_labels_each_pair_o
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_the_sweep_requeues_a_lapsed_judge_run_and_fails_one_out_of_claims(
-    judge_env, celery_worker, personas
+    worker_model_server, celery_worker, personas
 ):
-    server = judge_env
+    server = worker_model_server
     campaign = judge_campaign(personas)
     endpoint = slow_endpoint(personas, server)
     past = timezone.now() - timedelta(minutes=5)

@@ -7,7 +7,6 @@ the Clausebook local model server (development tool), whose request log records 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -24,24 +23,9 @@ from tests.conftest import WORKER_LOG, wait_for
 from tests.reviews.test_reruns import KEY, endpoint, job_for, scenario
 from transcripts.models import Transcript
 
-#: The worker's lease in the worker test: short, so the sweep's second message (which finds the
-#: job under the live lease and comes back once it lapses) settles within the test.
-WORKER_LEASE_SECONDS = 3
-
 
 class WorkerDied(Exception):
     """Raised from the progress callback: the in-process run stops as a killed worker does."""
-
-
-@pytest.fixture
-def sweep_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalModelServer]:
-    """The local server, and what a worker process needs to reach it, with a short lease."""
-    with LocalModelServer() as server:
-        monkeypatch.setenv("CLAUSEBOOK_ALLOW_PRIVATE_HOSTS", server.host_port)
-        monkeypatch.setenv("CLAUSEBOOK_SECRET_KEYS", KEY)
-        monkeypatch.setenv("CLAUSEBOOK_RERUN_LEASE_SECONDS", str(WORKER_LEASE_SECONDS))
-        with override_settings(ALLOW_PRIVATE_HOSTS=[server.host_port], SECRET_KEYS=[KEY]):
-            yield server
 
 
 @pytest.fixture
@@ -88,9 +72,9 @@ def deliveries(outcome: str) -> int:
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_a_job_whose_worker_vanished_is_swept_and_finished_by_a_real_worker(
-    sweep_env, personas, request, enqueued
+    worker_model_server, personas, request, enqueued
 ):
-    server = sweep_env
+    server = worker_model_server
     local = endpoint(personas.workspace, server, concurrency=1)
     questions = [scenario(personas.workspace, f"Swept question {n}?") for n in range(4)]
     job = job_for(personas, questions, [local])
@@ -280,9 +264,9 @@ def test_a_queued_judge_run_nobody_claimed_is_sent_again(personas, monkeypatch):
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_a_job_whose_message_was_lost_is_sent_again_by_the_sweep_and_finished(
-    sweep_env, personas, request, enqueued
+    worker_model_server, personas, request, enqueued
 ):
-    server = sweep_env
+    server = worker_model_server
     job = job_for(
         personas,
         [scenario(personas.workspace, f"Lost question {n}?") for n in range(2)],

@@ -15,7 +15,6 @@ from collections.abc import Iterator
 import psutil
 import pytest
 from django.db import connection, connections
-from django.test import override_settings
 from django.urls import reverse
 
 from clausebook import secrets
@@ -26,21 +25,7 @@ from reviews.services import reruns as services
 from tests.conftest import wait_for
 from transcripts.models import Scenario, Transcript
 
-KEY = secrets.generate_key()
-#: The lease the test workers run under: short, so a job whose worker died is taken over soon.
-LEASE_SECONDS = 3
 LATENCY = "latency=300ms"
-
-
-@pytest.fixture
-def fault_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalModelServer]:
-    """The local server, and what the worker needs to reach it, with a short lease."""
-    with LocalModelServer() as server:
-        monkeypatch.setenv("CLAUSEBOOK_ALLOW_PRIVATE_HOSTS", server.host_port)
-        monkeypatch.setenv("CLAUSEBOOK_SECRET_KEYS", KEY)
-        monkeypatch.setenv("CLAUSEBOOK_RERUN_LEASE_SECONDS", str(LEASE_SECONDS))
-        with override_settings(ALLOW_PRIVATE_HOSTS=[server.host_port], SECRET_KEYS=[KEY]):
-            yield server
 
 
 @pytest.fixture
@@ -138,9 +123,9 @@ def assert_one_transcript_per_call(job: RerunJob, calls: int) -> None:
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_t32_a_worker_child_killed_mid_job_is_redelivered_and_nothing_is_made_twice(
-    fault_env, redis_celery_worker, personas
+    worker_model_server, redis_celery_worker, personas
 ):
-    server = fault_env
+    server = worker_model_server
     flagged = scenarios(personas.workspace, 40)
     job = services.rerun_job_create(
         workspace=personas.workspace,
@@ -170,9 +155,9 @@ def test_t32_a_worker_child_killed_mid_job_is_redelivered_and_nothing_is_made_tw
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_t32_a_job_whose_worker_keeps_dying_is_failed_not_looped(
-    two_attempts, fault_env, redis_celery_worker, personas
+    two_attempts, worker_model_server, redis_celery_worker, personas
 ):
-    server = fault_env
+    server = worker_model_server
     flagged = scenarios(personas.workspace, 60)
     job = services.rerun_job_create(
         workspace=personas.workspace,
@@ -206,14 +191,14 @@ def test_t32_a_job_whose_worker_keeps_dying_is_failed_not_looped(
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_t35_a_second_delivery_while_the_first_runs_makes_no_call_and_no_row_twice(
-    fault_env, redis_celery_worker, personas
+    worker_model_server, redis_celery_worker, personas
 ):
     """What Redis does when a task outlives its visibility timeout: the same job delivered
     again while the first delivery is still running it, here from another process (this one,
     through the task's own code) and once more through the broker."""
     from reviews.tasks import run_rerun_job
 
-    server = fault_env
+    server = worker_model_server
     flagged = scenarios(personas.workspace, 30)
     job = services.rerun_job_create(
         workspace=personas.workspace,
@@ -322,12 +307,12 @@ def test_t36_a_rerun_requested_while_the_broker_is_down_is_a_503_and_no_half_cre
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_t36_the_database_connection_killed_under_a_running_job_is_retried_to_the_end(
-    fault_env, celery_worker, personas
+    worker_model_server, celery_worker, personas
 ):
     """A real outage of the worker's PostgreSQL connection (pg_terminate_backend), on
     whichever broker this run uses: the task fails with OperationalError, is retried by its
     retry policy, takes its job over once the lease lapses, and finishes with nothing twice."""
-    server = fault_env
+    server = worker_model_server
     flagged = scenarios(personas.workspace, 40)
     job = services.rerun_job_create(
         workspace=personas.workspace,
